@@ -1,0 +1,159 @@
+/**
+ * Captures log arguments at the moment of the log call as JSON-safe data.
+ *
+ * Records cross threads after the log call returns, so an argument that is
+ * mutated later must not change what was logged (Python's QueueHandler.prepare
+ * does the same for this reason). The copy is plain JSON data, so every
+ * formatter on the listener side can `JSON.stringify` it without throwing, and
+ * what structured clone cannot carry (functions, symbols) arrives readable.
+ *
+ * @module
+ */
+
+const MAX_DEPTH = 64;
+
+/**
+ * Returns `args` as JSON-safe data: the same array when every item is already
+ * a JSON primitive, a converted copy otherwise. Never throws.
+ */
+export function captureArgs(args: readonly unknown[]): unknown[] {
+  for (let i = 0; i < args.length; i++) {
+    if (!isJsonPrimitive(args[i])) return args.map((arg) => toJsonSafe(arg));
+  }
+  return args as unknown[];
+}
+
+/**
+ * A JSON-safe copy of any value. Strings, booleans, null and finite numbers
+ * stay; other numbers, bigints, symbols and functions become strings; Dates
+ * ISO strings (or their `toJSON()`); Maps objects; Sets arrays; Errors
+ * `{ name, message, stack, cause }`; cycles "[Circular]"; anything deeper than
+ * 64 levels or unreadable a string that says so.
+ */
+export function toJsonSafe(value: unknown): unknown {
+  try {
+    return convert(value, [], 0);
+  } catch (error) {
+    return `[unreadable: ${describeThrown(error)}]`;
+  }
+}
+
+function isJsonPrimitive(value: unknown): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    default:
+      return value === null;
+  }
+}
+
+function convert(value: unknown, path: object[], depth: number): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "bigint":
+      return `${value}n`;
+    case "symbol":
+      return value.toString();
+    case "function":
+      return describeFunction(value);
+    case "undefined":
+      return null;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (path.includes(object)) return "[Circular]";
+  if (depth >= MAX_DEPTH) return "[nested too deep]";
+  path.push(object);
+  try {
+    return convertObject(object, path, depth + 1);
+  } finally {
+    path.pop();
+  }
+}
+
+function convertObject(object: object, path: object[], depth: number): unknown {
+  if (Array.isArray(object)) {
+    return object.map((item) => convert(item, path, depth));
+  }
+  if (object instanceof Error) return convertError(object, path, depth);
+  if (object instanceof Map) {
+    const entries: Record<string, unknown> = {};
+    for (const [key, item] of object) {
+      entries[typeof key === "string" ? key : String(convert(key, path, depth))] = convert(
+        item,
+        path,
+        depth,
+      );
+    }
+    return entries;
+  }
+  if (object instanceof Set) {
+    return Array.from(object, (item) => convert(item, path, depth));
+  }
+  if (ArrayBuffer.isView(object)) return convertView(object);
+  if (object instanceof ArrayBuffer || object instanceof SharedArrayBuffer) {
+    return `[${object.constructor.name} ${object.byteLength} bytes]`;
+  }
+  const toJSON = (object as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") {
+    return convert(toJSON.call(object), path, depth);
+  }
+  return convertProperties(object, {}, path, depth);
+}
+
+function convertError(error: Error, path: object[], depth: number): unknown {
+  const result: Record<string, unknown> = {
+    name: readSafely(() => error.name),
+    message: readSafely(() => error.message),
+    stack: readSafely(() => error.stack),
+  };
+  if ("cause" in error) result.cause = convert(error.cause, path, depth);
+  return convertProperties(error, result, path, depth);
+}
+
+function convertProperties(
+  object: object,
+  into: Record<string, unknown>,
+  path: object[],
+  depth: number,
+): Record<string, unknown> {
+  for (const key of Object.keys(object)) {
+    const item = readSafely(() => (object as Record<string, unknown>)[key]);
+    if (item !== undefined) into[key] = convert(item, path, depth);
+  }
+  return into;
+}
+
+function convertView(view: ArrayBufferView): unknown {
+  if (view instanceof DataView) return `[DataView ${view.byteLength} bytes]`;
+  const items = view as unknown as ArrayLike<number | bigint>;
+  return Array.from(items, (item) => typeof item === "bigint" ? `${item}n` : item);
+}
+
+function describeFunction(fn: unknown): string {
+  const name = (fn as { name?: unknown }).name;
+  return typeof name === "string" && name !== "" ? `[Function: ${name}]` : "[Function (anonymous)]";
+}
+
+function readSafely(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch (error) {
+    return `[unreadable: ${describeThrown(error)}]`;
+  }
+}
+
+function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return "unknown error";
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The counters one sender and the listener share through a SharedArrayBuffer.
+ * They bound the records in flight, let the listener know how many messages
+ * to wait for when a sender dies, and count what was dropped or rejected.
+ *
+ * Counts are Int32 and wrap; differences are taken with `| 0`, so they stay
+ * right as long as fewer than 2^31 records are in flight.
+ *
+ * @module
+ */
+
+/** Records posted by the sender (sender writes). */
+export const POSTED = 0;
+/** Records the listener has dispatched or rejected (listener writes; the sender waits on it). */
+export const HANDLED = 1;
+/** Messages posted by the sender (sender writes). */
+export const SENT = 2;
+/** Records the sender dropped because the cap was reached (sender writes). */
+export const DROPPED = 3;
+/** Records the sender did not post because the listener had closed (sender writes). */
+export const REJECTED = 4;
+/** Non-zero once the listener has closed this channel (listener writes). */
+export const CLOSED = 5;
+
+const SLOTS = 6;
+
+/** What a sender does when its records in flight reach the cap. */
+export type OverflowPolicy = "block" | "drop";
+
+/** Allocates the shared counters of one channel. */
+export function createFlow(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));
+}
+
+/** Posts a message and counts it, so the listener knows what to wait for. */
+export function sendCounted(
+  port: PostTarget,
+  flow: Int32Array | undefined,
+  message: unknown,
+  transfer: Transferable[] = [],
+): void {
+  port.postMessage(message, transfer);
+  if (flow) Atomics.add(flow, SENT, 1);
+}
+
+/** Anything batches can be posted to: a MessagePort, a Worker, or your own. */
+export interface PostTarget {
+  /** Sends one message; `transfer` lists buffers to move rather than copy. */
+  postMessage(message: unknown, transfer: Transferable[]): void;
+}

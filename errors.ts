@@ -1,0 +1,212 @@
+/**
+ * The errors workerlog throws or reports. Each message names what was wrong
+ * and what to do about it.
+ *
+ * @module
+ */
+
+/**
+ * The base class of every workerlog error.
+ *
+ * @example Tell workerlog's errors from others
+ * ```ts
+ * import { InvalidOptionError, WorkerlogError } from "@workerlog/workerlog";
+ *
+ * const error: Error = new InvalidOptionError("count", 0, "a whole number of at least 1");
+ * console.log(error instanceof WorkerlogError); // true
+ * ```
+ */
+export class WorkerlogError extends Error {
+  /** Builds an error with this class's name. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An option has a value workerlog cannot use. Thrown before anything starts.
+ *
+ * @example
+ * ```ts
+ * import { InvalidOptionError } from "@workerlog/workerlog";
+ *
+ * const error = new InvalidOptionError("count", 0, "a whole number of at least 1");
+ * console.log(error.message);
+ * // Invalid option count: 0. Expected a whole number of at least 1.
+ * ```
+ */
+export class InvalidOptionError extends WorkerlogError {
+  /** The option's name, e.g. "count" or "loggers.app.level". */
+  readonly option: string;
+  /** The value that was given. */
+  readonly value: unknown;
+
+  /** Builds the error from the option, the value given and what was expected. */
+  constructor(option: string, value: unknown, expected: string) {
+    super(`Invalid option ${option}: ${show(value)}. Expected ${expected}.`);
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/**
+ * The worker module passed to `spawn()` does not exist. Thrown before any
+ * worker starts.
+ *
+ * @example
+ * ```ts
+ * import { ModuleNotFoundError } from "@workerlog/workerlog";
+ *
+ * const error = new ModuleNotFoundError("file:///app/missing.ts");
+ * console.log(error.url); // file:///app/missing.ts
+ * ```
+ */
+export class ModuleNotFoundError extends WorkerlogError {
+  /** The module URL that was not found. */
+  readonly url: string;
+
+  /** Builds the error for the URL that was not found. */
+  constructor(url: string, options?: ErrorOptions) {
+    super(
+      `Worker module not found: ${url}. Pass the URL of an existing module, ` +
+        `e.g. new URL("./worker.ts", import.meta.url).`,
+      options,
+    );
+    this.url = url;
+  }
+}
+
+/**
+ * A handler's `setup()` failed when the listener started, e.g. a log file in
+ * a directory that cannot be created or written. The handlers set up before
+ * it have been destroyed again.
+ *
+ * @example
+ * ```ts
+ * import { HandlerSetupError } from "@workerlog/workerlog";
+ *
+ * const error = new HandlerSetupError("FileHandler (logs/out.log)", new Error("denied"));
+ * console.log(error.message.startsWith("Could not set up FileHandler")); // true
+ * ```
+ */
+export class HandlerSetupError extends WorkerlogError {
+  /** Builds the error for the handler (described) and what its setup threw. */
+  constructor(handler: string, cause: unknown) {
+    super(
+      `Could not set up ${handler}: ${describe(cause)}. ` +
+        `Check that the log file's directory exists and is writable, or pick another path.`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * A handler threw while the listener handed it a record. The listener
+ * reports this through its `onError` option (once per handler and kind of
+ * failure) and keeps going: the other handlers still get every record.
+ *
+ * @example
+ * ```ts
+ * import { HandlerError } from "@workerlog/workerlog";
+ *
+ * const error = new HandlerError("FileHandler (out.log)", new Error("No space left on device"));
+ * console.log(error.handler); // FileHandler (out.log)
+ * ```
+ */
+export class HandlerError extends WorkerlogError {
+  /** Which handler failed, with its file where it has one. */
+  readonly handler: string;
+
+  /** Builds the error for the handler (described) and what it threw. */
+  constructor(handler: string, cause: unknown) {
+    super(
+      `${handler} failed: ${describe(cause)}. ` +
+        `The other handlers keep receiving records; fix the cause (disk space, permissions, a deleted directory) ` +
+        `or remove the handler.`,
+      { cause },
+    );
+    this.handler = handler;
+  }
+}
+
+/**
+ * A spawned worker failed: its function threw, it died of an uncaught error,
+ * or its module could not be loaded. `spawn()` rejects with it after every
+ * record that worker sent has been written.
+ *
+ * @example
+ * ```ts
+ * import { WorkerError } from "@workerlog/workerlog";
+ *
+ * const error = new WorkerError(2, "worker-2", { name: "Error", message: "boom", stack: "Error: boom" });
+ * console.log(error.message); // Worker 2 (worker-2) failed: Error: boom
+ * ```
+ */
+export class WorkerError extends WorkerlogError {
+  /** The index of the worker that failed. */
+  readonly index: number;
+  /** Its name, as records name it. */
+  readonly worker: string;
+  /** The stack of the original error, as the worker printed it. */
+  readonly workerStack: string | undefined;
+
+  /** Builds the error from the worker's index, name and what it threw. */
+  constructor(index: number, worker: string, error: ErrorDescription) {
+    super(`Worker ${index} (${worker}) failed: ${error.name}: ${error.message}`, {
+      cause: error,
+    });
+    this.index = index;
+    this.worker = worker;
+    this.workerStack = error.stack;
+  }
+}
+
+/**
+ * The listener was used in a state that does not allow it: connecting before
+ * `start()` or after `stop()`.
+ *
+ * @example
+ * ```ts
+ * import { QueueListener, ListenerStateError } from "@workerlog/workerlog";
+ *
+ * const listener = new QueueListener([]);
+ * try {
+ *   listener.connect();
+ * } catch (error) {
+ *   console.log(error instanceof ListenerStateError); // true
+ * }
+ * ```
+ */
+export class ListenerStateError extends WorkerlogError {}
+
+/** An error as it crosses threads: plain fields only. */
+export interface ErrorDescription {
+  /** The error's class name, e.g. "TypeError". */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, when it had one. */
+  stack?: string;
+}
+
+/** Turns anything thrown into plain fields that survive structured clone. */
+export function describeError(error: unknown): ErrorDescription {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack };
+  }
+  return { name: "Error", message: describe(error) };
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  try {
+    return Deno.inspect(value, { depth: 2, breakLength: Infinity });
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,55 @@
+import type { LogRecord } from "@std/log";
+import { argToJson, workerOf } from "./_fields.ts";
+
+const LINE_BREAKS = /[\n\r\u2028\u2029]/;
+const LINE_BREAKS_GLOBAL = /[\n\r\u2028\u2029]/g;
+const ESCAPES: Record<string, string> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+/**
+ * Formats a record as one line of text:
+ *
+ *     2026-11-24T08:49:55.123Z INFO [worker-2] app: request served {"ms":12}
+ *
+ * time (ISO 8601, UTC, the time of the log call), level, the thread that
+ * logged it ("main" for main-thread records), logger, message, then each arg
+ * as JSON. Line breaks inside the worker name, logger name or message are
+ * written as `\n`, `\r`, `\u2028`, `\u2029`, so a record is always exactly
+ * one line and a message cannot forge another record. Backslashes are left
+ * as they are: the text form is for people; parse `jsonLinesFormatter`
+ * output instead.
+ *
+ * @example
+ * ```ts
+ * import { textFormatter, WorkerLogRecord } from "@workerlog/workerlog";
+ *
+ * const line = textFormatter(new WorkerLogRecord({
+ *   msg: "two\nlines",
+ *   args: [{ ms: 12 }],
+ *   level: 20,
+ *   loggerName: "app",
+ *   datetime: 0,
+ *   worker: "worker-2",
+ *   seq: 0,
+ * }));
+ * console.log(line); // 1970-01-01T00:00:00.000Z INFO [worker-2] app: two\nlines {"ms":12}
+ * ```
+ */
+export function textFormatter(record: LogRecord): string {
+  const args = record.args;
+  let line = `${record.datetime.toISOString()} ${record.levelName} [${oneLine(workerOf(record))}] ${
+    oneLine(record.loggerName)
+  }: ${oneLine(record.msg)}`;
+  for (const arg of args) line += ` ${argToJson(arg)}`;
+  return line;
+}
+
+function oneLine(text: string): string {
+  return LINE_BREAKS.test(text)
+    ? text.replace(LINE_BREAKS_GLOBAL, (lineBreak) => ESCAPES[lineBreak])
+    : text;
+}

@@ -1,0 +1,123 @@
+import {
+  BaseHandler,
+  type BaseHandlerOptions,
+  type LevelName,
+  LogLevels,
+  type LogMode,
+  type LogRecord,
+} from "@std/log";
+import { ensureDirSync } from "@std/fs";
+import { InvalidOptionError } from "../errors.ts";
+
+/** Options of {@linkcode BatchFileHandler}. */
+export interface BatchFileHandlerOptions extends BaseHandlerOptions {
+  /** The log file. Its directory is created if missing. */
+  filename: string;
+  /** "a" appends (default), "w" truncates, "x" fails if the file exists. */
+  mode?: LogMode;
+  /** Bytes buffered before a write. Default: 65,536. */
+  bufferSize?: number;
+}
+
+/**
+ * A file handler built for the listener: it takes whole batches of finished
+ * lines (from workers that format their own records, `preformat`) and
+ * encodes them straight into one buffer, which goes to the file in one write
+ * when it fills and at the end of every event-loop turn. Records handed to
+ * it one by one work too, as with @std/log's FileHandler: buffered, flushed
+ * on CRITICAL, on `flush()`, on `destroy()` and when the process unloads.
+ *
+ * @example Workers format, the listener only writes
+ * ```ts ignore
+ * import { BatchFileHandler, spawn } from "@workerlog/workerlog";
+ *
+ * await spawn(new URL("./worker.ts", import.meta.url), {
+ *   count: 4,
+ *   handlers: [new BatchFileHandler("INFO", { filename: "logs/out.log" })],
+ *   preformat: true,
+ * });
+ * ```
+ */
+export class BatchFileHandler extends BaseHandler {
+  /** The log file's path. */
+  readonly filename: string;
+  readonly #openOptions: Deno.OpenOptions;
+  readonly #buffer: Uint8Array;
+  readonly #encoder = new TextEncoder();
+  #used = 0;
+  #file: Deno.FsFile | undefined;
+  #unload = () => this.destroy();
+
+  /** Builds the handler; the file is opened by `setup()`. */
+  constructor(levelName: LevelName, options: BatchFileHandlerOptions) {
+    super(levelName, options);
+    const { filename, mode = "a", bufferSize = 65_536 } = options;
+    if (typeof filename !== "string" || filename === "") {
+      throw new InvalidOptionError("filename", filename, "the path of the log file");
+    }
+    if (!Number.isInteger(bufferSize) || bufferSize < 64) {
+      throw new InvalidOptionError("bufferSize", bufferSize, "a whole number of at least 64");
+    }
+    this.filename = filename;
+    this.#openOptions = {
+      createNew: mode === "x",
+      create: mode !== "x",
+      append: mode === "a",
+      truncate: mode !== "a",
+      write: true,
+    };
+    this.#buffer = new Uint8Array(bufferSize);
+  }
+
+  /** Creates the file's directory if needed and opens the file. */
+  override setup(): void {
+    const slash = Math.max(this.filename.lastIndexOf("/"), this.filename.lastIndexOf("\\"));
+    if (slash > 0) ensureDirSync(this.filename.slice(0, slash));
+    this.#file = Deno.openSync(this.filename, this.#openOptions);
+    this.#used = 0;
+    addEventListener("unload", this.#unload);
+  }
+
+  /** Writes the record, and flushes at once when it is CRITICAL. */
+  override handle(record: LogRecord): void {
+    super.handle(record);
+    if (record.level > LogLevels.ERROR) this.flush();
+  }
+
+  /** Buffers one line. */
+  log(msg: string): void {
+    this.writeLines(msg + "\n");
+  }
+
+  /** Buffers whole lines, each ending in "\n"; writes whenever the buffer fills. */
+  writeLines(text: string): void {
+    let rest = text;
+    for (;;) {
+      const { read, written } = this.#encoder.encodeInto(rest, this.#buffer.subarray(this.#used));
+      this.#used += written;
+      if (read === rest.length) return;
+      rest = rest.slice(read);
+      this.flush();
+    }
+  }
+
+  /** Writes the buffer to the file. */
+  flush(): void {
+    if (this.#used === 0 || this.#file === undefined) return;
+    const bytes = this.#buffer.subarray(0, this.#used);
+    this.#used = 0;
+    let written = 0;
+    while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+  }
+
+  /** Flushes and closes the file. */
+  override destroy(): void {
+    try {
+      this.flush();
+    } finally {
+      this.#file?.close();
+      this.#file = undefined;
+      removeEventListener("unload", this.#unload);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * workerlog: many Web Workers, one log file. Python's QueueHandler +
+ * QueueListener for Deno and @std/log.
+ *
+ * Workers log with plain @std/log; a {@linkcode QueueHandler} in each worker
+ * streams the records, batched, over a MessagePort to one
+ * {@linkcode QueueListener} on the main thread, which hands them to ordinary
+ * @std/log handlers (FileHandler, RotatingFileHandler, ConsoleHandler, any
+ * BaseHandler). {@linkcode spawn} starts N workers wired that way and joins
+ * them.
+ *
+ * @example Spawn four workers that log into one file
+ * ```ts ignore
+ * import { spawn, textFormatter } from "@workerlog/workerlog";
+ * import { FileHandler } from "@std/log";
+ *
+ * await spawn(new URL("./worker.ts", import.meta.url), {
+ *   count: 4,
+ *   handlers: [new FileHandler("INFO", { filename: "out.log", formatter: textFormatter })],
+ * });
+ * ```
+ *
+ * @module
+ */
+export { QueueHandler, type QueueHandlerOptions } from "./handlers/queue_handler.ts";
+export { BatchFileHandler, type BatchFileHandlerOptions } from "./handlers/batch_file_handler.ts";
+export {
+  type ConnectOptions,
+  type LinesWriter,
+  type ListenerStats,
+  type OverflowPolicy,
+  QueueListener,
+  type QueueListenerOptions,
+  type SenderStats,
+} from "./listener/queue_listener.ts";
+export { WorkerLogRecord, type WorkerLogRecordOptions } from "./listener/worker_log_record.ts";
+export { spawn, type SpawnOptions, type WorkerContext } from "./workers/spawn.ts";
+export { setupWorkerLogging, type WorkerLoggingOptions } from "./workers/setup_worker_logging.ts";
+export { textFormatter } from "./formatters/text_formatter.ts";
+export { jsonLinesFormatter } from "./formatters/json_lines_formatter.ts";
+export type { QueueConnection } from "./_wire.ts";
+export type { PostTarget } from "./_flow.ts";
+export {
+  type ErrorDescription,
+  HandlerError,
+  HandlerSetupError,
+  InvalidOptionError,
+  ListenerStateError,
+  ModuleNotFoundError,
+  WorkerError,
+  WorkerlogError,
+} from "./errors.ts";

@@ -1,0 +1,224 @@
+import {
+  assert,
+  assertEquals,
+  assertGreaterOrEqual,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { FileHandler } from "@std/log";
+import {
+  jsonLinesFormatter,
+  QueueListener,
+  spawn,
+  textFormatter,
+  WorkerError,
+} from "@workerlog/workerlog";
+import {
+  assertCompleteAndOrdered,
+  fixture,
+  readJsonLines,
+  readLines,
+  readTextLines,
+  tempDir,
+} from "./_helpers.ts";
+
+Deno.test("spawn: 4 workers x 5,000 records land in one file, complete and in order", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const returned = await spawn<number>(fixture("count_worker.ts"), {
+    count: 4,
+    args: { records: 5_000 },
+    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+  });
+  assertEquals(returned, [5_000, 5_000, 5_000, 5_000]);
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 20_000);
+  const perWorker = assertCompleteAndOrdered(lines);
+  assertEquals(
+    Object.fromEntries(perWorker),
+    { "worker-0": 5_000, "worker-1": 5_000, "worker-2": 5_000, "worker-3": 5_000 },
+  );
+  for (const line of lines) {
+    assertEquals(line.msg, `record ${line.seq}`);
+    assertEquals(line.args, [{ i: line.seq }]);
+    assertEquals(line.level, "INFO");
+  }
+});
+
+Deno.test("spawn: a logger listed in `loggers` reaches the file; an unlisted one does not", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await spawn(fixture("named_loggers_worker.ts"), {
+    count: 2,
+    handlers: [new FileHandler("DEBUG", { filename: file, formatter: jsonLinesFormatter })],
+    level: "INFO",
+    loggers: { app: { level: "DEBUG" } },
+  });
+  const lines = await readJsonLines(file);
+  const seen = lines.map((line) => `${line.worker} ${line.logger} ${line.level} ${line.msg}`)
+    .sort();
+  assertEquals(seen, [
+    "worker-0 app DEBUG from app",
+    "worker-0 default INFO from default",
+    "worker-1 app DEBUG from app",
+    "worker-1 default INFO from default",
+  ]);
+});
+
+Deno.test("spawn: a record's time is when the worker logged it, not when it was written", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  // A handler that holds the listener up for 500 ms on every record: records
+  // are written long after they were logged.
+  class SlowFileHandler extends FileHandler {
+    override handle(record: Parameters<FileHandler["handle"]>[0]) {
+      const until = Date.now() + 500;
+      while (Date.now() < until) { /* a slow disk */ }
+      super.handle(record);
+    }
+  }
+  const started = Date.now();
+  await spawn(fixture("sleep_worker.ts"), {
+    count: 1,
+    handlers: [new SlowFileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+  });
+  const [before, after] = await readJsonLines(file);
+  assertEquals([before.msg, after.msg], ["before", "after"]);
+  const gap = Date.parse(after.time) - Date.parse(before.time);
+  assertGreaterOrEqual(gap, 200);
+  assert(gap < 500, `gap ${gap} ms includes the listener's delay, not just the worker's sleep`);
+  assert(Date.parse(before.time) - started < 500, "the first record carries its write time");
+});
+
+Deno.test("spawn: respectHandlerLevel gives a WARN and a DEBUG handler exactly what their levels admit", async () => {
+  await using dir = await tempDir();
+  const warnFile = dir.file("warn.log");
+  const debugFile = dir.file("debug.log");
+  await spawn(fixture("levels_worker.ts"), {
+    count: 2,
+    args: { perLevel: 100 },
+    handlers: [
+      new FileHandler("WARN", { filename: warnFile, formatter: jsonLinesFormatter }),
+      new FileHandler("DEBUG", { filename: debugFile, formatter: jsonLinesFormatter }),
+    ],
+  });
+  const count = (lines: { level: string }[]) =>
+    lines.reduce<Record<string, number>>((counts, { level }) => {
+      counts[level] = (counts[level] ?? 0) + 1;
+      return counts;
+    }, {});
+  assertEquals(count(await readJsonLines(warnFile)), { WARN: 200, ERROR: 200, CRITICAL: 200 });
+  assertEquals(
+    count(await readJsonLines(debugFile)),
+    { DEBUG: 200, INFO: 200, WARN: 200, ERROR: 200, CRITICAL: 200 },
+  );
+});
+
+Deno.test("spawn: respectHandlerLevel false gives every handler every record", async () => {
+  await using dir = await tempDir();
+  const warnFile = dir.file("warn.log");
+  await spawn(fixture("levels_worker.ts"), {
+    count: 1,
+    args: { perLevel: 10 },
+    handlers: [new FileHandler("WARN", { filename: warnFile, formatter: jsonLinesFormatter })],
+    listenerOptions: { respectHandlerLevel: false },
+    level: "DEBUG",
+  });
+  assertEquals((await readJsonLines(warnFile)).length, 50);
+});
+
+Deno.test("spawn: a worker that throws after 1,000 records rejects with WorkerError, and all 1,000 are written", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const error = await assertRejects(
+    () =>
+      spawn(fixture("throw_worker.ts"), {
+        count: 1,
+        args: { records: 1_000 },
+        handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+      }),
+    WorkerError,
+    "deliberate failure",
+  );
+  assertEquals(error.index, 0);
+  assertEquals(error.worker, "worker-0");
+  assertStringIncludes(error.workerStack ?? "", "throw_worker.ts");
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 1_000);
+  assertCompleteAndOrdered(lines);
+});
+
+Deno.test("spawn: args that structured clone rejects arrive as readable strings", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const returned = await spawn(fixture("uncloneable_args_worker.ts"), {
+    count: 1,
+    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+  });
+  assertEquals(returned, ["no exception"]);
+  const args = Object.fromEntries((await readJsonLines(file)).map((line) => [line.msg, line.args]));
+  assertEquals(args, {
+    "function": ["[Function: greet]"],
+    "symbol": ["Symbol(token)"],
+    "object holding a function": [{ id: 7, callback: "[Function: callback]" }],
+    "bigint": ["12345678901234567890n"],
+    "circular": [{ name: "loop", self: "[Circular]" }],
+  });
+});
+
+Deno.test("spawn: the text format shows time, level, worker and logger on one line", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await spawn(fixture("count_worker.ts"), {
+    count: 2,
+    args: { records: 50 },
+    handlers: [new FileHandler("INFO", { filename: file, formatter: textFormatter })],
+  });
+  const lines = await readTextLines(file);
+  assertEquals(lines.length, 100);
+  for (const line of lines) {
+    assertEquals(line.level, "INFO");
+    assertEquals(line.logger, "default");
+    assert(/^worker-[01]$/.test(line.worker));
+    assert(/^record \d+ \{"i":\d+\}$/.test(line.rest), line.rest);
+  }
+});
+
+Deno.test("spawn: with an existing listener, main-thread records and workers' records share the file", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  {
+    await using listener = new QueueListener([
+      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    ]).start();
+    const main = listener.handler();
+    const { Logger } = await import("@std/log");
+    const logger = new Logger("main-logger", "INFO", { handlers: [main] });
+    logger.info("before the workers");
+    await spawn(fixture("count_worker.ts"), { count: 2, args: { records: 100 }, listener });
+    logger.info("after the workers");
+    assertEquals(listener.stats().written, 202);
+  }
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 202);
+  assertEquals(lines[0].msg, "before the workers");
+  assertEquals(lines.at(-1)!.msg, "after the workers");
+  assertEquals(lines.filter((line) => line.worker === "main").map((line) => line.seq), [0, 1]);
+});
+
+Deno.test("spawn: preformat makes workers format; the file holds the same lines", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await spawn(fixture("count_worker.ts"), {
+    count: 3,
+    args: { records: 2_000 },
+    handlers: [new FileHandler("INFO", { filename: file })],
+    preformat: true,
+  });
+  const lines = await readTextLines(file);
+  assertEquals(lines.length, 6_000);
+  const seen = new Set(lines.map((line) => `${line.worker} ${line.rest}`));
+  assertEquals(seen.size, 6_000);
+  assert(seen.has('worker-2 record 1999 {"i":1999}'));
+  assertEquals((await readLines(file)).length, 6_000);
+});
