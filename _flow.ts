@@ -24,7 +24,18 @@ export const CLOSED = 5;
 
 const SLOTS = 6;
 
-/** What a sender does when its records in flight reach the cap. */
+/**
+ * What a sender does when its records in flight reach the cap: "block"
+ * waits until the listener catches up; "drop" drops and counts.
+ *
+ * @example
+ * ```ts
+ * import { type OverflowPolicy, QueueListener } from "@workerlog/workerlog";
+ *
+ * const overflow: OverflowPolicy = "drop";
+ * const listener = new QueueListener([], { overflow });
+ * ```
+ */
 export type OverflowPolicy = "block" | "drop";
 
 /** Allocates the shared counters of one channel. */
@@ -43,7 +54,18 @@ export function sendCounted(
   if (flow) Atomics.add(flow, SENT, 1);
 }
 
-/** Anything batches can be posted to: a MessagePort, a Worker, or your own. */
+/**
+ * Anything batches can be posted to: a MessagePort, a Worker, or your own.
+ *
+ * @example Count the messages a QueueHandler posts
+ * ```ts
+ * import { type PostTarget, QueueHandler } from "@workerlog/workerlog";
+ *
+ * let messages = 0;
+ * const target: PostTarget = { postMessage: () => void messages++ };
+ * const handler = new QueueHandler("INFO", { connection: { port: target, name: "counted" } });
+ * ```
+ */
 export interface PostTarget {
   /** Sends one message; `transfer` lists buffers to move rather than copy. */
   postMessage(message: unknown, transfer: Transferable[]): void;

@@ -63,9 +63,19 @@ export type ListenerMessage =
   | { kind: typeof CLOSING };
 
 /**
- * Everything a {@linkcode QueueHandler} needs to send to a listener: the
- * port, the sender's name, and the shared flow-control state. Made by
+ * Everything a QueueHandler needs to send to a listener: the port, the
+ * sender's name, and the shared flow-control state. Made by
  * `QueueListener.connect()`; structured-cloneable, with `port` transferred.
+ *
+ * @example Hand a connection to a worker yourself
+ * ```ts ignore
+ * import { QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const connection = listener.connect({ name: "indexer" });
+ * worker.postMessage({ logging: connection }, [connection.port as MessagePort]);
+ * // in the worker: await setupWorkerLogging({ connection: event.data.logging })
+ * ```
  */
 export interface QueueConnection {
   /** Where batches go: a MessagePort from the listener, or any `postMessage` target. */

@@ -180,7 +180,17 @@ export class WorkerError extends WorkerlogError {
  */
 export class ListenerStateError extends WorkerlogError {}
 
-/** An error as it crosses threads: plain fields only. */
+/**
+ * An error as it crosses threads: plain fields only.
+ *
+ * @example
+ * ```ts
+ * import { type ErrorDescription, WorkerError } from "@workerlog/workerlog";
+ *
+ * const description: ErrorDescription = { name: "TypeError", message: "x is undefined" };
+ * console.log(new WorkerError(0, "worker-0", description).message);
+ * ```
+ */
 export interface ErrorDescription {
   /** The error's class name, e.g. "TypeError". */
   name: string;

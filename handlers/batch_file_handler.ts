@@ -9,7 +9,17 @@ import {
 import { ensureDirSync } from "@std/fs";
 import { InvalidOptionError } from "../errors.ts";
 
-/** Options of {@linkcode BatchFileHandler}. */
+/**
+ * Options of {@linkcode BatchFileHandler}.
+ *
+ * @example Truncate on start, 1 MiB buffer
+ * ```ts
+ * import { BatchFileHandler, type BatchFileHandlerOptions } from "@workerlog/workerlog";
+ *
+ * const options: BatchFileHandlerOptions = { filename: "logs/app.log", mode: "w", bufferSize: 1 << 20 };
+ * const handler = new BatchFileHandler("INFO", options);
+ * ```
+ */
 export interface BatchFileHandlerOptions extends BaseHandlerOptions {
   /** The log file. Its directory is created if missing. */
   filename: string;

@@ -35,7 +35,22 @@ export const DEFAULT_BATCH_SIZE = 512;
 // listener has closed; a notify from the listener wakes it sooner.
 const BLOCK_RECHECK_MS = 50;
 
-/** Options of {@linkcode QueueHandler}. */
+/**
+ * Options of {@linkcode QueueHandler}.
+ *
+ * @example Format in this thread, send finished lines in batches of 1,024
+ * ```ts
+ * import { jsonLinesFormatter, type QueueHandlerOptions, QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const options: QueueHandlerOptions = {
+ *   connection: listener.connect(),
+ *   formatter: jsonLinesFormatter,
+ *   preformat: true,
+ *   batchSize: 1_024,
+ * };
+ * ```
+ */
 export interface QueueHandlerOptions extends BaseHandlerOptions {
   /** Where to send: from `QueueListener.connect()` or the worker's setup. */
   connection: QueueConnection;

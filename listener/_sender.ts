@@ -4,7 +4,19 @@ import type { SenderIdentity } from "../_wire.ts";
 /** How long a drain may see no progress before it gives up. */
 export const DRAIN_STALL_MS = 5_000;
 
-/** The counters the listener keeps for one sender. */
+/**
+ * The counters the listener keeps for one sender.
+ *
+ * @example Records per worker
+ * ```ts
+ * import { QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * for (const sender of listener.stats().senders) {
+ *   console.log(sender.name, sender.written, sender.peakInFlight);
+ * }
+ * ```
+ */
 export interface SenderStats {
   /** The sender's name, e.g. "worker-2" or "main". */
   name: string;

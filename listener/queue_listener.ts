@@ -38,7 +38,21 @@ export type { OverflowPolicy, SenderStats };
 /** Records in flight per sender unless `maxInFlight` says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT = 16_384;
 
-/** Options of {@linkcode QueueListener}. */
+/**
+ * Options of {@linkcode QueueListener}.
+ *
+ * @example Drop rather than wait when the disk falls behind; report sink failures
+ * ```ts
+ * import { QueueListener, type QueueListenerOptions } from "@workerlog/workerlog";
+ *
+ * const options: QueueListenerOptions = {
+ *   maxInFlight: 4_096,
+ *   overflow: "drop",
+ *   onError: (error) => console.error("logging failed:", error.message),
+ * };
+ * const listener = new QueueListener([], options);
+ * ```
+ */
 export interface QueueListenerOptions {
   /**
    * Hand each handler only the records its level admits (true, the
@@ -65,7 +79,18 @@ export interface QueueListenerOptions {
   onError?: (error: HandlerError) => void;
 }
 
-/** Options of `connect()` and `attach()`. */
+/**
+ * Options of `connect()` and `attach()`.
+ *
+ * @example
+ * ```ts
+ * import { QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const connection = listener.connect({ name: "importer", index: 0 });
+ * console.log(connection.name); // importer
+ * ```
+ */
 export interface ConnectOptions {
   /** The sender's name in records; default "worker-N", counting from 0. */
   name?: string;
@@ -73,7 +98,18 @@ export interface ConnectOptions {
   index?: number;
 }
 
-/** The listener's counters: totals, and one entry per sender. */
+/**
+ * The listener's counters: totals, and one entry per sender.
+ *
+ * @example Check that nothing was lost
+ * ```ts
+ * import { QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const { received, written, dropped, rejected } = listener.stats();
+ * console.log(received === written && dropped === 0 && rejected === 0); // true
+ * ```
+ */
 export interface ListenerStats {
   /** Records that arrived from every sender, main thread included. */
   received: number;
@@ -517,7 +553,27 @@ export class QueueListener implements AsyncDisposable {
   }
 }
 
-/** A handler that can take a whole batch of finished lines at once. */
+/**
+ * A handler that can take a whole batch of finished lines at once. The
+ * listener gives preformatted batches to `writeLines()` when a handler has
+ * it, and line by line to `log()` otherwise.
+ *
+ * @example A handler that collects batches
+ * ```ts
+ * import { BaseHandler } from "@std/log";
+ * import type { LinesWriter } from "@workerlog/workerlog";
+ *
+ * class Collect extends BaseHandler implements LinesWriter {
+ *   text = "";
+ *   log(msg: string) {
+ *     this.text += msg + "\n";
+ *   }
+ *   writeLines(text: string) {
+ *     this.text += text;
+ *   }
+ * }
+ * ```
+ */
 export interface LinesWriter {
   /** Writes `text`: whole lines, each ending in "\n". */
   writeLines(text: string): void;

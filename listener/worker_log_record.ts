@@ -1,7 +1,26 @@
 import { LogRecord } from "@std/log/logger";
 import type { LogLevel } from "@std/log";
 
-/** What a {@linkcode WorkerLogRecord} is built from. */
+/**
+ * What a {@linkcode WorkerLogRecord} is built from.
+ *
+ * @example
+ * ```ts
+ * import { WorkerLogRecord, type WorkerLogRecordOptions } from "@workerlog/workerlog";
+ *
+ * const options: WorkerLogRecordOptions = {
+ *   msg: "disk almost full",
+ *   args: [{ free: "2%" }],
+ *   level: 30,
+ *   loggerName: "ops",
+ *   datetime: new Date("2026-11-24T08:00:00Z"),
+ *   worker: "worker-1",
+ *   workerIndex: 1,
+ *   seq: 17,
+ * };
+ * console.log(new WorkerLogRecord(options).levelName); // WARN
+ * ```
+ */
 export interface WorkerLogRecordOptions {
   /** The message, already a string. */
   msg: string;

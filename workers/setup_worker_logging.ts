@@ -5,7 +5,20 @@ import { QueueHandler } from "../handlers/queue_handler.ts";
 import { checkLevel, checkLoggers } from "./_options.ts";
 import { workerScope } from "./_worker_scope.ts";
 
-/** Options of {@linkcode setupWorkerLogging}. */
+/**
+ * Options of {@linkcode setupWorkerLogging}.
+ *
+ * @example Route "db" at DEBUG, everything else at INFO, give up after 5 s
+ * ```ts
+ * import type { WorkerLoggingOptions } from "@workerlog/workerlog/worker";
+ *
+ * const options: WorkerLoggingOptions = {
+ *   level: "INFO",
+ *   loggers: { db: { level: "DEBUG" } },
+ *   signal: AbortSignal.timeout(5_000),
+ * };
+ * ```
+ */
 export interface WorkerLoggingOptions {
   /**
    * Where to send. Default: the connection `QueueListener.attach()` posts to

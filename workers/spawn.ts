@@ -16,7 +16,24 @@ const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
 // are terminated.
 const ABORT_GRACE_MS = 100;
 
-/** What the default export of a worker module is called with. */
+/**
+ * What the default export of a worker module is called with.
+ *
+ * @example worker.ts
+ * ```ts ignore
+ * import * as log from "@std/log";
+ * import type { WorkerContext } from "@workerlog/workerlog";
+ *
+ * export default async function ({ index, count, args, signal }: WorkerContext<{ urls: string[] }>) {
+ *   const mine = args.urls.filter((_, i) => i % count === index);
+ *   for (const url of mine) {
+ *     if (signal.aborted) break;
+ *     log.info(`fetching ${url}`);
+ *   }
+ *   return mine.length;
+ * }
+ * ```
+ */
 export interface WorkerContext<A = unknown> {
   /** This worker's index, from 0 to `count - 1`. */
   index: number;
@@ -30,7 +47,23 @@ export interface WorkerContext<A = unknown> {
   signal: AbortSignal;
 }
 
-/** Options of {@linkcode spawn}. */
+/**
+ * Options of {@linkcode spawn}.
+ *
+ * @example
+ * ```ts
+ * import type { SpawnOptions } from "@workerlog/workerlog";
+ * import { FileHandler } from "@std/log";
+ *
+ * const options: SpawnOptions<{ shards: number }> = {
+ *   count: 4,
+ *   args: { shards: 16 },
+ *   handlers: [new FileHandler("INFO", { filename: "app.log" })],
+ *   loggers: { db: { level: "DEBUG" } },
+ *   signal: AbortSignal.timeout(60_000),
+ * };
+ * ```
+ */
 export interface SpawnOptions<A = unknown> {
   /** How many workers to start: a whole number of at least 1. */
   count: number;

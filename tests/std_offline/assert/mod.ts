@@ -14,6 +14,11 @@ export function assert(expr: unknown, msg = ""): asserts expr {
   if (!expr) throw new AssertionError(msg);
 }
 
+/** Throws unless `expr` is falsy. */
+export function assertFalse(expr: unknown, msg = ""): void {
+  if (expr) throw new AssertionError(msg);
+}
+
 /** Throws unless `actual` and `expected` are deeply equal. */
 export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   if (equal(actual, expected)) return;
