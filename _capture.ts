@@ -25,10 +25,13 @@ export function captureArgs(args: readonly unknown[]): unknown[] {
 
 /**
  * A JSON-safe copy of any value. Strings, booleans, null and finite numbers
- * stay; other numbers, bigints, symbols and functions become strings; Dates
- * ISO strings (or their `toJSON()`); Maps objects; Sets arrays; Errors
- * `{ name, message, stack, cause }`; cycles "[Circular]"; anything deeper than
- * 64 levels or unreadable a string that says so.
+ * stay; undefined becomes null (and is left out of objects, as JSON does);
+ * other numbers, bigints, symbols and functions become strings; boxed
+ * primitives their value; Dates ISO strings (anything with `toJSON()` what
+ * that returns); Maps objects; Sets, typed arrays and sparse arrays arrays;
+ * Errors `{ name, message, stack, cause }` and their own fields; other
+ * objects their own enumerable fields; cycles "[Circular]"; anything deeper
+ * than 64 levels or that throws when read a string that says so.
  */
 export function toJsonSafe(value: unknown): unknown {
   try {
@@ -80,7 +83,10 @@ function convert(value: unknown, path: object[], depth: number): unknown {
 
 function convertObject(object: object, path: object[], depth: number): unknown {
   if (Array.isArray(object)) {
-    return object.map((item) => convert(item, path, depth));
+    return Array.from(object, (item) => convert(item, path, depth));
+  }
+  if (isBoxedPrimitive(object)) {
+    return convert((object as { valueOf(): unknown }).valueOf(), path, depth);
   }
   if (object instanceof Error) return convertError(object, path, depth);
   if (object instanceof Map) {
@@ -106,6 +112,11 @@ function convertObject(object: object, path: object[], depth: number): unknown {
     return convert(toJSON.call(object), path, depth);
   }
   return convertProperties(object, {}, path, depth);
+}
+
+function isBoxedPrimitive(object: object): boolean {
+  return object instanceof Number || object instanceof String || object instanceof Boolean ||
+    object instanceof BigInt || object instanceof Symbol;
 }
 
 function convertError(error: Error, path: object[], depth: number): unknown {

@@ -25,6 +25,12 @@ export const FLUSHED = 3;
 /** Listener to sender: the listener has closed this channel. */
 export const CLOSING = 4;
 
+/**
+ * Marks a connection still on the listener's own thread. Structured clone
+ * drops symbol-keyed fields, so a connection sent to a worker loses it.
+ */
+export const SAME_THREAD: unique symbol = Symbol("workerlog.sameThread");
+
 /** The key of the message `QueueListener.attach()` posts to a worker. */
 export const CONNECT_KEY = "workerlog:connect";
 
@@ -92,6 +98,11 @@ export interface QueueConnection {
   readonly maxInFlight?: number;
   /** What to do when the cap is reached. */
   readonly overflow?: OverflowPolicy;
+}
+
+/** Whether a connection is still on the listener's own thread. */
+export function isSameThread(connection: QueueConnection): boolean {
+  return (connection as { [SAME_THREAD]?: true })[SAME_THREAD] === true;
 }
 
 /** Accumulates records or lines into one batch at a time (sender side). */

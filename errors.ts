@@ -131,6 +131,37 @@ export class HandlerError extends WorkerlogError {
 }
 
 /**
+ * A BatchFileHandler found its log file deleted (or its directory removed,
+ * or another file in its place) and created it again. Records written
+ * between the deletion and the handler's next flush, at most one event-loop
+ * turn's worth, went to the deleted file. The listener reports this through
+ * `onError`; the handler keeps writing to the new file.
+ *
+ * @example
+ * ```ts
+ * import { LogFileReplacedError } from "@workerlog/workerlog";
+ *
+ * const error = new LogFileReplacedError("logs/app.log", "deleted");
+ * console.log(error.path); // logs/app.log
+ * ```
+ */
+export class LogFileReplacedError extends WorkerlogError {
+  /** The log file's path. */
+  readonly path: string;
+
+  /** Builds the error for the path and what happened to it. */
+  constructor(path: string, what: "deleted" | "replaced") {
+    super(
+      `The log file ${path} was ${
+        what === "deleted" ? "deleted (or its directory removed)" : "replaced by another file"
+      } while open; it has been created again and logging goes on there. ` +
+        `If something rotates or cleans up logs, let it signal the process instead of deleting the file.`,
+    );
+    this.path = path;
+  }
+}
+
+/**
  * A spawned worker failed: its function threw, it died of an uncaught error,
  * or its module could not be loaded. `spawn()` rejects with it after every
  * record that worker sent has been written.

@@ -46,6 +46,7 @@ export {
   HandlerSetupError,
   InvalidOptionError,
   ListenerStateError,
+  LogFileReplacedError,
   ModuleNotFoundError,
   WorkerError,
   WorkerlogError,

@@ -1,7 +1,7 @@
 import type { LogRecord } from "@std/log";
 import { toJsonSafe } from "../_capture.ts";
 import { WorkerLogRecord } from "../listener/worker_log_record.ts";
-import { workerOf } from "./_fields.ts";
+import { oneLine, workerOf } from "./_fields.ts";
 
 /**
  * Formats a record as one JSON object on one line (JSON Lines):
@@ -9,9 +9,10 @@ import { workerOf } from "./_fields.ts";
  *     {"time":"2026-11-24T08:49:55.123Z","level":"INFO","worker":"worker-2","logger":"app","msg":"served","seq":41,"args":[{"ms":12}]}
  *
  * `seq` is present for records that came through a listener; `args` only
- * when there are any. JSON escapes every control character, so no logger
- * name, message or arg can break a line or the JSON; args that JSON cannot
- * hold (BigInt, cycles) are converted to readable strings rather than throw.
+ * when there are any. JSON escapes every control character, and U+2028 and
+ * U+2029 are escaped too, so no logger name, message or arg can break a line
+ * or the JSON; args that JSON cannot hold (BigInt, cycles) are converted to
+ * readable strings rather than throw.
  *
  * @example
  * ```ts
@@ -40,10 +41,12 @@ export function jsonLinesFormatter(record: LogRecord): string {
   if (record instanceof WorkerLogRecord) fields.seq = record.seq;
   const args = record.args;
   if (args.length > 0) fields.args = args;
+  let json;
   try {
-    return JSON.stringify(fields);
+    json = JSON.stringify(fields);
   } catch {
     fields.args = toJsonSafe(args);
-    return JSON.stringify(fields);
+    json = JSON.stringify(fields);
   }
+  return oneLine(json);
 }

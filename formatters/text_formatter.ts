@@ -1,14 +1,5 @@
 import type { LogRecord } from "@std/log";
-import { argToJson, workerOf } from "./_fields.ts";
-
-const LINE_BREAKS = /[\n\r\u2028\u2029]/;
-const LINE_BREAKS_GLOBAL = /[\n\r\u2028\u2029]/g;
-const ESCAPES: Record<string, string> = {
-  "\n": "\\n",
-  "\r": "\\r",
-  "\u2028": "\\u2028",
-  "\u2029": "\\u2029",
-};
+import { argToJson, oneLine, workerOf } from "./_fields.ts";
 
 /**
  * Formats a record as one line of text:
@@ -44,12 +35,6 @@ export function textFormatter(record: LogRecord): string {
   let line = `${record.datetime.toISOString()} ${record.levelName} [${oneLine(workerOf(record))}] ${
     oneLine(record.loggerName)
   }: ${oneLine(record.msg)}`;
-  for (const arg of args) line += ` ${argToJson(arg)}`;
+  for (const arg of args) line += ` ${oneLine(argToJson(arg))}`;
   return line;
-}
-
-function oneLine(text: string): string {
-  return LINE_BREAKS.test(text)
-    ? text.replace(LINE_BREAKS_GLOBAL, (lineBreak) => ESCAPES[lineBreak])
-    : text;
 }

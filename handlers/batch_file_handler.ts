@@ -7,7 +7,7 @@ import {
   type LogRecord,
 } from "@std/log";
 import { ensureDirSync } from "@std/fs";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, LogFileReplacedError } from "../errors.ts";
 
 /**
  * Options of {@linkcode BatchFileHandler}.
@@ -81,9 +81,7 @@ export class BatchFileHandler extends BaseHandler {
 
   /** Creates the file's directory if needed and opens the file. */
   override setup(): void {
-    const slash = Math.max(this.filename.lastIndexOf("/"), this.filename.lastIndexOf("\\"));
-    if (slash > 0) ensureDirSync(this.filename.slice(0, slash));
-    this.#file = Deno.openSync(this.filename, this.#openOptions);
+    this.#open(this.#openOptions);
     this.#used = 0;
     addEventListener("unload", this.#unload);
   }
@@ -107,17 +105,55 @@ export class BatchFileHandler extends BaseHandler {
       this.#used += written;
       if (read === rest.length) return;
       rest = rest.slice(read);
-      this.flush();
+      this.#write();
     }
   }
 
-  /** Writes the buffer to the file. */
+  /**
+   * Writes the buffer to the file. If the file was deleted, its directory
+   * removed, or another file put in its place since the last flush, it is
+   * created again first (as Python's WatchedFileHandler does), the buffer
+   * written there, and then a LogFileReplacedError thrown, so that the
+   * listener reports it through `onError`.
+   */
   flush(): void {
+    if (this.#file === undefined) return;
+    const replaced = this.#replacement();
+    if (replaced !== undefined) {
+      this.#file.close();
+      this.#open({ create: true, append: true, write: true });
+    }
+    this.#write();
+    if (replaced !== undefined) throw new LogFileReplacedError(this.filename, replaced);
+  }
+
+  #write() {
     if (this.#used === 0 || this.#file === undefined) return;
     const bytes = this.#buffer.subarray(0, this.#used);
+    // Dropped even if the write fails: a disk that refuses one buffer must
+    // not make every later record fail with it.
     this.#used = 0;
     let written = 0;
     while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+  }
+
+  #open(options: Deno.OpenOptions) {
+    const slash = Math.max(this.filename.lastIndexOf("/"), this.filename.lastIndexOf("\\"));
+    if (slash > 0) ensureDirSync(this.filename.slice(0, slash));
+    this.#file = Deno.openSync(this.filename, options);
+  }
+
+  // What happened to the path since the file was opened, if anything.
+  #replacement(): "deleted" | "replaced" | undefined {
+    const open = this.#file!.statSync();
+    if (open.ino === null) return undefined; // no inodes to compare (Windows)
+    try {
+      const onDisk = Deno.statSync(this.filename);
+      return onDisk.ino === open.ino && onDisk.dev === open.dev ? undefined : "replaced";
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return "deleted";
+      throw error;
+    }
   }
 
   /** Flushes and closes the file. */

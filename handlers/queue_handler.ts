@@ -22,6 +22,7 @@ import {
   CLOSING,
   FLUSH,
   FLUSHED,
+  isSameThread,
   LINES,
   type ListenerMessage,
   type QueueConnection,
@@ -76,7 +77,9 @@ export interface QueueHandlerOptions extends BaseHandlerOptions {
  * sleeps on a shared counter), "drop" counts and drops.
  *
  * `spawn()` and `setupWorkerLogging()` create and install it for you; build
- * one yourself only for your own wiring.
+ * one yourself only for your own wiring. On the listener's own thread
+ * nothing is capped (waiting for the listener there could never end); use
+ * `listener.handler()` there instead.
  *
  * @example Send records over a channel from `QueueListener.connect()`
  * ```ts
@@ -119,7 +122,9 @@ export class QueueHandler extends BaseHandler {
     this.batchSize = batchSize;
     this.#connection = connection;
     this.#flow = connection.shared ? new Int32Array(connection.shared) : undefined;
-    this.#maxInFlight = connection.maxInFlight ?? Infinity;
+    // On the listener's own thread a wait for the listener could never end,
+    // so nothing is capped there.
+    this.#maxInFlight = isSameThread(connection) ? Infinity : connection.maxInFlight ?? Infinity;
     this.#overflow = connection.overflow ?? "block";
     this.#credit = this.#flow ? 0 : Infinity;
     this.#batch = new BatchBuilder(batchSize);

@@ -20,6 +20,7 @@ import {
   type QueueConnection,
   type RecordBatch,
   RECORDS,
+  SAME_THREAD,
   type SenderMessage,
 } from "../_wire.ts";
 import {
@@ -169,7 +170,7 @@ export class QueueListener implements AsyncDisposable {
   #state: State = "new";
   #stopped: Promise<void> | undefined;
   #senders = new Map<string, Sender>();
-  #retired: SenderStats[] = [];
+  #retired: Sender[] = [];
   #main = { received: 0, written: 0, rejected: 0, seq: 0 };
   #reported = new Set<string>();
   #handlerErrors = 0;
@@ -204,6 +205,7 @@ export class QueueListener implements AsyncDisposable {
     for (const handler of this.handlers) {
       try {
         handler.setup();
+        guardDestroy(handler, (error) => this.#report(handler, error));
         ready.push(handler);
       } catch (error) {
         for (const done of ready) tryTo(() => done.destroy());
@@ -237,7 +239,7 @@ export class QueueListener implements AsyncDisposable {
     const sender = new Sender(name, options.index, port1, flow);
     port1.onmessage = (event: MessageEvent<SenderMessage>) => this.#receive(sender, event.data);
     this.#senders.set(name, sender);
-    return {
+    const connection: QueueConnection = {
       port: port2,
       name,
       ...(options.index === undefined ? {} : { index: options.index }),
@@ -246,6 +248,7 @@ export class QueueListener implements AsyncDisposable {
       maxInFlight: this.maxInFlight,
       overflow: this.overflow,
     };
+    return Object.assign(connection, { [SAME_THREAD]: true });
   }
 
   /**
@@ -267,7 +270,7 @@ export class QueueListener implements AsyncDisposable {
     if (sender === undefined) return Promise.resolve();
     return sender.detached ??= this.#close(sender).then(() => {
       this.#senders.delete(name);
-      this.#retired.push(sender.stats());
+      this.#retired.push(sender);
     });
   }
 
@@ -285,10 +288,9 @@ export class QueueListener implements AsyncDisposable {
 
   /** The counters: per sender and in total. */
   stats(): ListenerStats {
-    const senders = [
-      ...this.#retired,
-      ...[...this.#senders.values()].map((sender) => sender.stats()),
-    ];
+    // Detached senders count on: a worker still logging after a stop
+    // keeps adding to what it rejected.
+    const senders = [...this.#retired, ...this.#senders.values()].map((sender) => sender.stats());
     const main = this.#main;
     if (main.received + main.rejected > 0) {
       senders.push({
@@ -334,13 +336,7 @@ export class QueueListener implements AsyncDisposable {
     this.#state = "stopping";
     await Promise.all([...this.#senders.keys()].map((name) => this.detach(name)));
     this.#flushHandlers();
-    for (const handler of this.handlers) {
-      try {
-        handler.destroy();
-      } catch (error) {
-        this.#report(handler, error);
-      }
-    }
+    for (const handler of this.handlers) handler.destroy();
     this.#state = "stopped";
   }
 
@@ -577,6 +573,25 @@ export class QueueListener implements AsyncDisposable {
 export interface LinesWriter {
   /** Writes `text`: whole lines, each ending in "\n". */
   writeLines(text: string): void;
+}
+
+// A handler whose destroy() throws (FileHandler's final flush on a full
+// disk) never gets to remove its "unload" hook, and that hook would then
+// throw again as the process exits and turn a clean exit into a crash. The
+// listener owns its handlers, so it makes their destroy() report instead.
+function guardDestroy(handler: BaseHandler, report: (error: unknown) => void) {
+  const destroy = handler.destroy;
+  Object.defineProperty(handler, "destroy", {
+    configurable: true,
+    writable: true,
+    value: function guardedDestroy(this: BaseHandler) {
+      try {
+        destroy.call(this);
+      } catch (error) {
+        report(error);
+      }
+    },
+  });
 }
 
 function tryTo(action: () => void) {

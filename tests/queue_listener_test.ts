@@ -235,3 +235,19 @@ Deno.test("listener: records are rebuilt as WorkerLogRecords with the sender's n
   );
   assertEquals(record.args, [{ a: 1 }]);
 });
+
+Deno.test("listener: a QueueHandler on the listener's own thread is never capped, so it cannot deadlock", async () => {
+  const seen: string[] = [];
+  class Collect extends BaseHandler {
+    log(msg: string) {
+      seen.push(msg);
+    }
+  }
+  await using listener = new QueueListener([new Collect("INFO")], { maxInFlight: 10 }).start();
+  const handler = new QueueHandler("INFO", { connection: listener.connect(), batchSize: 4 });
+  const logger = new Logger("app", "INFO", { handlers: [handler] });
+  for (let i = 0; i < 1_000; i++) logger.info(`record ${i}`);
+  await handler.flush();
+  assertEquals(seen.length, 1_000);
+  assertEquals(seen[999], "INFO record 999");
+});

@@ -35,7 +35,7 @@ async function run(start: StartMessage) {
       ...(start.preformat ? { formatter: textFormatter } : {}),
       ...(start.batchSize === undefined ? {} : { batchSize: start.batchSize }),
     });
-    reportUncaughtErrors();
+    reportEarlyExits(start.name);
     const module = await importModule(start.module);
     if (start.preformat && typeof module.formatter === "function") {
       handler.formatter = module.formatter;
@@ -93,7 +93,27 @@ function reportFailure(error: unknown) {
   scope.postMessage({ kind: "failed", error: describeError(error) } satisfies FromWorker);
 }
 
-function reportUncaughtErrors() {
-  globalThis.addEventListener("error", (event) => reportFailure(event.error ?? event.message));
-  globalThis.addEventListener("unhandledrejection", (event) => reportFailure(event.reason));
+// Ways a worker can end before its function returns. Each is reported so
+// that spawn() does not wait for a result that will never come. Uncaught
+// errors are handled here (the worker is terminated once its records are
+// written), so they reach the caller once, as a WorkerError with the stack.
+function reportEarlyExits(name: string) {
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    reportFailure(event.error ?? event.message);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    reportFailure(event.reason);
+  });
+  const close = scope.close;
+  scope.close = () => {
+    reportFailure(
+      new Error(
+        `${name} called self.close() before its function returned; ` +
+          `return from the default export to end a spawned worker.`,
+      ),
+    );
+    close.call(scope);
+  };
 }

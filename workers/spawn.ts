@@ -273,10 +273,6 @@ interface RunningWorker {
 }
 
 async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> {
-  const connections = Array.from(
-    { length: plan.count },
-    (_, index) => listener.connect({ name: `worker-${index}`, index }),
-  );
   const failed: number[] = [];
   const workers: RunningWorker[] = [];
   const abortAll = (reason: unknown) => workers.forEach((worker) => worker.abort(reason));
@@ -285,8 +281,16 @@ async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> 
     abortAll(error);
   };
   const onAbort = () => abortAll(plan.signal?.reason);
-  for (const connection of connections) {
-    workers.push(startWorker(listener, plan, connection, onFailure));
+  try {
+    for (let index = 0; index < plan.count; index++) {
+      workers.push(startWorker(listener, plan, index, onFailure));
+    }
+  } catch (error) {
+    // Starting one failed (e.g. no permission to read the bootstrap): the
+    // ones already running must not be left behind.
+    abortAll(error);
+    await Promise.allSettled(workers.map((worker) => worker.finished));
+    throw error;
   }
   plan.signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -306,12 +310,18 @@ async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> 
 function startWorker(
   listener: QueueListener,
   plan: Plan,
-  connection: ReturnType<QueueListener["connect"]>,
+  index: number,
   onFailure: (index: number, error: WorkerError) => void,
 ): RunningWorker {
-  const index = connection.index!;
-  const name = connection.name;
-  const worker = new Worker(BOOTSTRAP, { type: "module", name });
+  const name = `worker-${index}`;
+  const connection = listener.connect({ name, index });
+  let worker: Worker;
+  try {
+    worker = new Worker(BOOTSTRAP, { type: "module", name });
+  } catch (error) {
+    listener.detach(name);
+    throw error;
+  }
   const ended = Promise.withResolvers<void>();
   let outcome: Outcome | undefined;
 

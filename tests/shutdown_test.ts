@@ -1,0 +1,193 @@
+// Nothing a worker logged is lost when it crashes, closes itself, is
+// aborted, or when the listener stops under load or the program just ends.
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertRejects,
+  assertStrictEquals,
+  assertStringIncludes,
+} from "@std/assert";
+import { FileHandler } from "@std/log";
+import { jsonLinesFormatter, QueueListener, spawn, WorkerError } from "@workerlog/workerlog";
+import {
+  assertCompleteAndOrdered,
+  fixture,
+  type JsonLine,
+  readJsonLines,
+  tempDir,
+} from "./_helpers.ts";
+
+const jsonFile = (filename: string) =>
+  new FileHandler("INFO", { filename, formatter: jsonLinesFormatter });
+
+for (const how of ["throw", "reject"] as const) {
+  Deno.test(`shutdown: a worker killed by an uncaught ${how} outside its function loses nothing`, async () => {
+    await using dir = await tempDir();
+    const file = dir.file("out.log");
+    const error = await assertRejects(
+      () =>
+        spawn(fixture("crash_worker.ts"), {
+          count: 2,
+          args: { records: 3_000, how },
+          handlers: [jsonFile(file)],
+        }),
+      WorkerError,
+    );
+    assertStringIncludes(
+      error.message,
+      how === "throw" ? "timer exploded" : "rejection nobody handled",
+    );
+    assert(error.index === 0 || error.index === 1);
+    assertStringIncludes(error.workerStack ?? "", "crash_worker.ts");
+    const lines = await readJsonLines(file);
+    const mine = lines.filter((line) => line.worker === error.worker);
+    assertEquals(mine.length, 3_001, "every record before the crash, and the last words");
+    assertCompleteAndOrdered(mine);
+    assertEquals(mine.at(-1)!.msg, "last words");
+  });
+}
+
+Deno.test("shutdown: a worker that calls self.close() mid-stream loses nothing it logged", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const error = await assertRejects(
+    () =>
+      spawn(fixture("self_close_worker.ts"), {
+        count: 1,
+        args: { records: 2_000 },
+        handlers: [jsonFile(file)],
+      }),
+    WorkerError,
+    "called self.close() before its function returned",
+  );
+  assertEquals(error.index, 0);
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 2_000);
+  assertCompleteAndOrdered(lines);
+});
+
+Deno.test("shutdown: stop() under full load writes everything received and rejects the rest", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([jsonFile(file)]).start();
+  const run = spawn<number>(fixture("count_worker.ts"), {
+    count: 4,
+    args: { records: 100_000, yieldEvery: 200 },
+    listener,
+  });
+  while (listener.stats().written < 20_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  await listener.stop();
+  const atStop = listener.stats();
+  const linesAtStop = await readJsonLines(file);
+  assertEquals(
+    linesAtStop.length,
+    atStop.written,
+    "stop() returned after every received record was written",
+  );
+  assertGreater(atStop.written, 0);
+
+  const logged = await run;
+  const after = listener.stats();
+  assertEquals(after.written, atStop.written, "nothing is written after stop()");
+  assertEquals((await readJsonLines(file)).length, atStop.written);
+  assertEquals(logged, [100_000, 100_000, 100_000, 100_000]);
+  for (const sender of after.senders) {
+    assertEquals(
+      sender.written + sender.rejected,
+      100_000,
+      `${sender.name}: written + rejected = logged`,
+    );
+  }
+  assertGreater(after.rejected, 0, "the workers were still logging when the listener stopped");
+  const perWorker = assertCompleteAndOrdered(linesAtStop);
+  for (const sender of after.senders) assertEquals(perWorker.get(sender.name) ?? 0, sender.written);
+});
+
+async function abortedRun(ignoreSignal: boolean) {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([jsonFile(file)]).start();
+  const controller = new AbortController();
+  const reason = new Error("enough");
+  const run = spawn(fixture("endless_worker.ts"), {
+    count: 3,
+    args: { ignoreSignal },
+    listener,
+    signal: controller.signal,
+  });
+  const everyWorkerWrote = () => {
+    const { senders } = listener.stats();
+    return senders.length === 3 && senders.every((sender) => sender.written >= 1_000);
+  };
+  while (!everyWorkerWrote()) await new Promise((resolve) => setTimeout(resolve, 5));
+  controller.abort(reason);
+  const rejection = await assertRejects(() => run);
+  assertStrictEquals(rejection, reason);
+  const stats = listener.stats();
+  await listener.stop();
+  const lines: JsonLine[] = await readJsonLines(file);
+  assertEquals(lines.length, stats.written, "what the workers sent is written");
+  const perWorker = assertCompleteAndOrdered(lines);
+  assertEquals(perWorker.size, 3);
+  for (const count of perWorker.values()) assertGreater(count, 1_000);
+}
+
+Deno.test("shutdown: aborting spawn() stops cooperative workers, writes what they sent, rejects with the reason", () =>
+  abortedRun(false));
+
+Deno.test("shutdown: aborting spawn() terminates workers that ignore their signal", () =>
+  abortedRun(true));
+
+for (const how of ["return", "exit"]) {
+  Deno.test(`shutdown: a program that ends (${how}) without stop() still has every received record in the file`, async () => {
+    await using dir = await tempDir();
+    const file = dir.file("out.log");
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--import-map",
+        new URL("./std_offline/import_map.json", import.meta.url).pathname,
+        fixture("exit_without_stop.ts").pathname,
+        file,
+        how,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0, new TextDecoder().decode(stderr));
+    const lines = await readJsonLines(file);
+    assertEquals(lines.length, 5_100);
+    assertEquals(Object.fromEntries(assertCompleteAndOrdered(lines)), { worker: 5_000, main: 100 });
+  });
+}
+
+Deno.test("shutdown: after SIGKILL the file holds whole lines, each worker's a gapless prefix", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--import-map",
+      new URL("./std_offline/import_map.json", import.meta.url).pathname,
+      fixture("kill_me_main.ts").pathname,
+      file,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const size = () => Deno.stat(file).then((info) => info.size, () => 0);
+  while (await size() < 1_000_000) await new Promise((resolve) => setTimeout(resolve, 10));
+  child.kill("SIGKILL");
+  assertEquals((await child.status).signal, "SIGKILL");
+  const text = await Deno.readTextFile(file);
+  const lines = text.split("\n");
+  const torn = lines.pop()!; // "" when the file ends with a whole line
+  const parsed = lines.map((line) => JSON.parse(line) as JsonLine);
+  assertEquals(new Set(parsed.map((line) => line.worker)).size, 2);
+  assertCompleteAndOrdered(parsed);
+  assert(torn === "" || !torn.includes("\n"), "only the very last line can be cut short");
+});
