@@ -38,6 +38,14 @@ const SLOTS = 6;
  */
 export type OverflowPolicy = "block" | "drop";
 
+/**
+ * A blocked sender resumes when this many records or fewer are in flight;
+ * the listener wakes it only then.
+ */
+export function resumeLevel(maxInFlight: number): number {
+  return Math.floor(maxInFlight / 2);
+}
+
 /** Allocates the shared counters of one channel. */
 export function createFlow(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT));

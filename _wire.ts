@@ -34,27 +34,36 @@ export const SAME_THREAD: unique symbol = Symbol("workerlog.sameThread");
 /** The key of the message `QueueListener.attach()` posts to a worker. */
 export const CONNECT_KEY = "workerlog:connect";
 
-/** Records, each at `seq + i`, in columns. */
-export interface RecordBatch {
-  kind: typeof RECORDS;
+/** What every batch has: levels, and texts (messages or lines) end to end in one string. */
+interface Batch {
+  /** The seq of the first record; the i-th has `seq + i`. */
   seq: number;
-  times: Float64Array;
   levels: Uint8Array;
-  loggers: string[];
-  msgs: string[];
+  /** The texts, one after another: messages for records, lines each with its "\n". */
+  text: string;
+  /** Where each text ends in `text`. */
+  ends: Uint32Array;
+}
+
+/**
+ * Records, in columns: the messages joined in `text`, logger names as a
+ * table and an index per record. One string and a few typed arrays clone
+ * about four times faster than arrays of hundreds of small strings.
+ */
+export interface RecordBatch extends Batch {
+  kind: typeof RECORDS;
+  times: Float64Array;
+  loggerNames: string[];
+  loggerAt: Uint16Array;
   /** Indexes of the records that have args, and their args. */
   argAt: number[];
   args: unknown[][];
 }
 
-/** Finished lines, each ending in "\n", and where each ends in `text`. */
-export interface LineBatch {
+/** Finished lines, each followed by "\n" in `text`, ready to be written as they are. */
+export interface LineBatch extends Batch {
   kind: typeof LINES;
-  seq: number;
-  levels: Uint8Array;
   minLevel: number;
-  text: string;
-  ends: Uint32Array;
 }
 
 /** Any message a sender posts to the listener. */
@@ -111,15 +120,18 @@ export class BatchBuilder {
   #kind: typeof RECORDS | typeof LINES = RECORDS;
   #size = 0;
   #seq = 0;
-  #times!: Float64Array;
   #levels!: Uint8Array;
-  #loggers: string[] = [];
-  #msgs: string[] = [];
+  #ends!: Uint32Array;
+  #times!: Float64Array;
+  #loggerNames: string[] = [];
+  #loggerAt!: Uint16Array;
+  #lastLogger = "";
+  #lastLoggerAt = -1;
   #argAt: number[] = [];
   #args: unknown[][] = [];
-  #text = "";
-  #ends!: Uint32Array;
   #minLevel = 255;
+  #texts: string[] = [];
+  #textLength = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -140,8 +152,8 @@ export class BatchBuilder {
   addRecord(seq: number, record: LogRecord): void {
     const i = this.#start(seq, RECORDS, record.level);
     this.#times[i] = record.datetime.getTime();
-    this.#loggers.push(record.loggerName);
-    this.#msgs.push(record.msg);
+    this.#loggerAt[i] = this.#loggerIndex(record.loggerName);
+    this.#addText(i, record.msg, 0);
     const args = record.args;
     if (args.length > 0) {
       this.#argAt.push(i);
@@ -153,38 +165,36 @@ export class BatchBuilder {
   addLine(seq: number, level: number, line: string): void {
     const i = this.#start(seq, LINES, level);
     if (level < this.#minLevel) this.#minLevel = level;
-    this.#text += line;
-    this.#ends[i] = this.#text.length;
-    this.#text += "\n";
+    this.#addText(i, line, 1);
   }
 
   /** Hands out the batch and its transfer list, and starts a new one. */
   take(): { batch: RecordBatch | LineBatch; transfer: ArrayBuffer[] } {
     const n = this.#size;
-    const levels = this.#levels.subarray(0, n);
-    const batch: RecordBatch | LineBatch = this.#kind === RECORDS
-      ? {
+    const common = {
+      seq: this.#seq,
+      levels: this.#levels.subarray(0, n),
+      // One join makes one flat string; += would make a rope that structured
+      // clone has to flatten first.
+      text: this.#kind === LINES ? this.#texts.join("\n") + "\n" : this.#texts.join(""),
+      ends: this.#ends.subarray(0, n),
+    };
+    const transfer = [this.#levels.buffer, this.#ends.buffer] as ArrayBuffer[];
+    let batch: RecordBatch | LineBatch;
+    if (this.#kind === RECORDS) {
+      batch = {
         kind: RECORDS,
-        seq: this.#seq,
+        ...common,
         times: this.#times.subarray(0, n),
-        levels,
-        loggers: this.#loggers,
-        msgs: this.#msgs,
+        loggerNames: this.#loggerNames,
+        loggerAt: this.#loggerAt.subarray(0, n),
         argAt: this.#argAt,
         args: this.#args,
-      }
-      : {
-        kind: LINES,
-        seq: this.#seq,
-        levels,
-        minLevel: this.#minLevel,
-        text: this.#text,
-        ends: this.#ends.subarray(0, n),
       };
-    const transfer = [
-      this.#levels.buffer,
-      this.#kind === RECORDS ? this.#times.buffer : this.#ends.buffer,
-    ] as ArrayBuffer[];
+      transfer.push(this.#times.buffer as ArrayBuffer, this.#loggerAt.buffer as ArrayBuffer);
+    } else {
+      batch = { kind: LINES, ...common, minLevel: this.#minLevel };
+    }
     this.#allocate();
     return { batch, transfer };
   }
@@ -198,16 +208,37 @@ export class BatchBuilder {
     return this.#size++;
   }
 
+  // Adds a text that ends at `ends[i]`, followed by `gap` separator characters.
+  #addText(i: number, text: string, gap: number) {
+    this.#texts.push(text);
+    this.#textLength += text.length;
+    this.#ends[i] = this.#textLength;
+    this.#textLength += gap;
+  }
+
+  #loggerIndex(name: string): number {
+    if (name !== this.#lastLogger || this.#lastLoggerAt < 0) {
+      let at = this.#loggerNames.indexOf(name);
+      if (at < 0) at = this.#loggerNames.push(name) - 1;
+      this.#lastLogger = name;
+      this.#lastLoggerAt = at;
+    }
+    return this.#lastLoggerAt;
+  }
+
+  // Transferred buffers are gone from this side, so each batch gets new ones.
   #allocate() {
     this.#size = 0;
     this.#levels = new Uint8Array(this.capacity);
-    this.#times = new Float64Array(this.capacity);
     this.#ends = new Uint32Array(this.capacity);
-    this.#loggers = [];
-    this.#msgs = [];
+    this.#times = new Float64Array(this.capacity);
+    this.#loggerAt = new Uint16Array(this.capacity);
+    this.#texts = [];
+    this.#textLength = 0;
+    this.#loggerNames = [];
+    this.#lastLoggerAt = -1;
     this.#argAt = [];
     this.#args = [];
-    this.#text = "";
     this.#minLevel = 255;
   }
 }
@@ -226,23 +257,25 @@ export function forEachRecord(
   sender: SenderIdentity,
   dispatch: (record: WorkerLogRecord) => void,
 ): void {
-  const { times, levels, loggers, msgs, argAt, args, seq } = batch;
+  const { text, ends, times, levels, loggerNames, loggerAt, argAt, args, seq } = batch;
   let nextArgs = 0;
-  for (let i = 0; i < msgs.length; i++) {
+  let start = 0;
+  for (let i = 0; i < ends.length; i++) {
     let recordArgs = NO_ARGS;
     if (argAt[nextArgs] === i) recordArgs = args[nextArgs++];
     dispatch(
       new WorkerLogRecord({
-        msg: msgs[i],
+        msg: text.slice(start, ends[i]),
         args: recordArgs,
         level: levels[i] as LogLevel,
-        loggerName: loggers[i],
+        loggerName: loggerNames[loggerAt[i]],
         datetime: times[i],
         worker: sender.name,
         workerIndex: sender.index,
         seq: seq + i,
       }),
     );
+    start = ends[i];
   }
 }
 

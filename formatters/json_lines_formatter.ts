@@ -1,7 +1,7 @@
 import type { LogRecord } from "@std/log";
 import { toJsonSafe } from "../_capture.ts";
 import { WorkerLogRecord } from "../listener/worker_log_record.ts";
-import { oneLine, workerOf } from "./_fields.ts";
+import { isoTime, oneLine, timeOf, workerOf } from "./_fields.ts";
 
 /**
  * Formats a record as one JSON object on one line (JSON Lines):
@@ -32,7 +32,7 @@ import { oneLine, workerOf } from "./_fields.ts";
  */
 export function jsonLinesFormatter(record: LogRecord): string {
   const fields: Record<string, unknown> = {
-    time: record.datetime.toISOString(),
+    time: isoTime(timeOf(record)),
     level: record.levelName,
     worker: workerOf(record),
     logger: record.loggerName,

@@ -1,5 +1,5 @@
 import type { LogRecord } from "@std/log";
-import { argToJson, oneLine, workerOf } from "./_fields.ts";
+import { argToJson, isoTime, oneLine, timeOf, workerOf } from "./_fields.ts";
 
 /**
  * Formats a record as one line of text:
@@ -32,9 +32,26 @@ import { argToJson, oneLine, workerOf } from "./_fields.ts";
  */
 export function textFormatter(record: LogRecord): string {
   const args = record.args;
-  let line = `${record.datetime.toISOString()} ${record.levelName} [${oneLine(workerOf(record))}] ${
-    oneLine(record.loggerName)
+  let line = `${isoTime(timeOf(record))} ${record.levelName} [${workerName(workerOf(record))}] ${
+    loggerName(record.loggerName)
   }: ${oneLine(record.msg)}`;
   for (const arg of args) line += ` ${oneLine(argToJson(arg))}`;
   return line;
+}
+
+// Worker and logger names hardly ever change from one record to the next;
+// each keeps its last escaped form.
+const workerName = lastOneLine();
+const loggerName = lastOneLine();
+
+function lastOneLine(): (text: string) => string {
+  let last = "";
+  let escaped = "";
+  return (text) => {
+    if (text !== last) {
+      last = text;
+      escaped = oneLine(text);
+    }
+    return escaped;
+  };
 }

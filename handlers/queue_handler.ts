@@ -1,13 +1,6 @@
-import {
-  BaseHandler,
-  type BaseHandlerOptions,
-  type LevelName,
-  type LogLevel,
-  type LogRecord,
-} from "@std/log";
-import { captureArgs } from "../_capture.ts";
+import { BaseHandler, type BaseHandlerOptions, type LevelName, type LogRecord } from "@std/log";
 import { InvalidOptionError } from "../errors.ts";
-import { WorkerLogRecord } from "../listener/worker_log_record.ts";
+import { FormattingRecord } from "./_formatting_record.ts";
 import {
   CLOSED,
   DROPPED,
@@ -15,6 +8,7 @@ import {
   type OverflowPolicy,
   POSTED,
   REJECTED,
+  resumeLevel,
   sendCounted,
 } from "../_flow.ts";
 import {
@@ -103,6 +97,7 @@ export class QueueHandler extends BaseHandler {
   readonly #maxInFlight: number;
   readonly #overflow: OverflowPolicy;
   readonly #batch: BatchBuilder;
+  readonly #formatting: FormattingRecord;
   #seq = 0;
   #posted = 0;
   #credit = 0;
@@ -128,6 +123,7 @@ export class QueueHandler extends BaseHandler {
     this.#overflow = connection.overflow ?? "block";
     this.#credit = this.#flow ? 0 : Infinity;
     this.#batch = new BatchBuilder(batchSize);
+    this.#formatting = new FormattingRecord(connection.name, connection.index);
     const port = connection.port as Partial<MessagePort>;
     if (typeof port.addEventListener === "function") {
       port.addEventListener("message", this.#onReply);
@@ -213,16 +209,19 @@ export class QueueHandler extends BaseHandler {
       this.#credit = Infinity;
       return true;
     }
-    for (;;) {
+    for (let waited = false;; waited = true) {
       if (Atomics.load(flow, CLOSED) !== 0) {
         Atomics.add(flow, REJECTED, 1);
         return false;
       }
       const handled = Atomics.load(flow, HANDLED);
       const buffered = ((this.#posted - handled) | 0) + this.#batch.size;
-      const free = this.#maxInFlight - buffered;
-      if (free > 0) {
-        this.#credit = free;
+      // Once it has had to wait, a sender goes on only when the listener has
+      // caught up to half the cap (when it is woken), so it wakes once per
+      // half window rather than once per batch.
+      const resumeAt = waited ? resumeLevel(this.#maxInFlight) : this.#maxInFlight - 1;
+      if (buffered <= resumeAt) {
+        this.#credit = this.#maxInFlight - buffered;
         return true;
       }
       this.#post();
@@ -253,18 +252,7 @@ export class QueueHandler extends BaseHandler {
   // same line on either side.
   #formatHere(seq: number, record: LogRecord): string {
     try {
-      return this.format(
-        new WorkerLogRecord({
-          msg: record.msg,
-          args: captureArgs(record.args),
-          level: record.level as LogLevel,
-          loggerName: record.loggerName,
-          datetime: record.datetime,
-          worker: this.#connection.name,
-          ...(this.#connection.index === undefined ? {} : { workerIndex: this.#connection.index }),
-          seq,
-        }),
-      );
+      return this.format(this.#formatting.load(seq, record));
     } catch (error) {
       return `${record.levelName} ${record.msg} [formatter failed: ${
         error instanceof Error ? error.message : String(error)

@@ -1,4 +1,4 @@
-import { DROPPED, HANDLED, POSTED, REJECTED, SENT } from "../_flow.ts";
+import { DROPPED, HANDLED, POSTED, REJECTED, resumeLevel, SENT } from "../_flow.ts";
 import type { SenderIdentity } from "../_wire.ts";
 
 /** How long a drain may see no progress before it gives up. */
@@ -52,11 +52,20 @@ export class Sender implements SenderIdentity {
   #closedAfter: number | undefined;
   #drains: { target: number; resolve: () => void }[] = [];
 
-  constructor(name: string, index: number | undefined, port: MessagePort, flow: Int32Array) {
+  readonly #resumeAt: number;
+
+  constructor(
+    name: string,
+    index: number | undefined,
+    port: MessagePort,
+    flow: Int32Array,
+    maxInFlight: number,
+  ) {
     this.name = name;
     this.index = index;
     this.port = port;
     this.flow = flow;
+    this.#resumeAt = resumeLevel(maxInFlight);
   }
 
   /** Counts an arriving message; false when it came after the close and must be refused. */
@@ -73,11 +82,16 @@ export class Sender implements SenderIdentity {
     if (inFlight > this.peakInFlight) this.peakInFlight = inFlight;
   }
 
-  /** Tells the sender that `count` more records are done with, waking it if it waits. */
+  /**
+   * Tells the sender that `count` more records are done with, and wakes it
+   * if it may be waiting and could now go on. Waking a thread costs a
+   * context switch; once per half window is enough.
+   */
   handled(count: number): void {
     this.#handled = (this.#handled + count) | 0;
     Atomics.add(this.flow, HANDLED, count);
-    Atomics.notify(this.flow, HANDLED);
+    const inFlight = (Atomics.load(this.flow, POSTED) - this.#handled) | 0;
+    if (inFlight <= this.#resumeAt) Atomics.notify(this.flow, HANDLED);
   }
 
   /** Records the sender has dropped so far. */

@@ -236,7 +236,7 @@ export class QueueListener implements AsyncDisposable {
     }
     const { port1, port2 } = new MessageChannel();
     const flow = createFlow();
-    const sender = new Sender(name, options.index, port1, flow);
+    const sender = new Sender(name, options.index, port1, flow, this.maxInFlight);
     port1.onmessage = (event: MessageEvent<SenderMessage>) => this.#receive(sender, event.data);
     this.#senders.set(name, sender);
     const connection: QueueConnection = {

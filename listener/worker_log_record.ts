@@ -87,6 +87,11 @@ export class WorkerLogRecord extends LogRecord {
 
   /** When the record was logged, in the thread that logged it (a copy each call). */
   override get datetime(): Date {
-    return new Date(this.#time);
+    return new Date(this.time);
+  }
+
+  /** When the record was logged, as epoch milliseconds: `datetime` without a new Date. */
+  get time(): number {
+    return this.#time;
   }
 }
