@@ -203,6 +203,10 @@ export class BatchBuilder {
     if (this.#size === 0) {
       this.#seq = seq;
       this.#kind = kind;
+      if (kind === RECORDS && this.#times.length === 0) {
+        this.#times = new Float64Array(this.capacity);
+        this.#loggerAt = new Uint16Array(this.capacity);
+      }
     }
     this.#levels[this.#size] = level;
     return this.#size++;
@@ -226,13 +230,14 @@ export class BatchBuilder {
     return this.#lastLoggerAt;
   }
 
-  // Transferred buffers are gone from this side, so each batch gets new ones.
+  // Transferred buffers are gone from this side, so each batch gets new
+  // ones; the columns only records have wait until a record comes.
   #allocate() {
     this.#size = 0;
     this.#levels = new Uint8Array(this.capacity);
     this.#ends = new Uint32Array(this.capacity);
-    this.#times = new Float64Array(this.capacity);
-    this.#loggerAt = new Uint16Array(this.capacity);
+    this.#times = NO_TIMES;
+    this.#loggerAt = NO_LOGGERS;
     this.#texts = [];
     this.#textLength = 0;
     this.#loggerNames = [];
@@ -250,6 +255,8 @@ export interface SenderIdentity {
 }
 
 const NO_ARGS: unknown[] = [];
+const NO_TIMES = new Float64Array(0);
+const NO_LOGGERS = new Uint16Array(0);
 
 /** Rebuilds every record of a batch, in order, and hands each to `dispatch`. */
 export function forEachRecord(

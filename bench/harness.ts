@@ -21,8 +21,8 @@ interface Row extends CaseResult {
   vsDirect: number;
 }
 
-const options = parseFlags(Deno.args);
 const here = new URL(".", import.meta.url);
+const options = parseFlags(Deno.args);
 
 const cases: Case[] = [
   denoCase("direct", "direct", 1),
@@ -78,7 +78,7 @@ const report = {
   machine: await describeMachine(),
   records: options.records,
   runs: options.runs,
-  command: `deno task bench -- --records ${options.records} --runs ${options.runs}`,
+  command: `deno run -A bench/harness.ts --records ${options.records} --runs ${options.runs}`,
   cases: rows,
   skipped,
 };

@@ -1,5 +1,12 @@
 // Shared by the tests: temporary log files and reading them back.
 import { assert } from "@std/assert";
+import { FileHandler, type LevelName } from "@std/log";
+import { jsonLinesFormatter } from "@workerlog/workerlog";
+
+/** A FileHandler writing JSON Lines to `filename`. */
+export function jsonFile(filename: string, level: LevelName = "INFO"): FileHandler {
+  return new FileHandler(level, { filename, formatter: jsonLinesFormatter });
+}
 
 /** A fresh temporary directory, removed when the returned object is disposed. */
 export async function tempDir(): Promise<

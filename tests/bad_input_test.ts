@@ -14,7 +14,7 @@ import {
   textFormatter,
   type WorkerLogRecord,
 } from "@workerlog/workerlog";
-import { fixture, readJsonLines, readLines, tempDir } from "./_helpers.ts";
+import { fixture, jsonFile, readJsonLines, readLines, tempDir } from "./_helpers.ts";
 
 /** Collects what the listener hands over. */
 class Collect extends BaseHandler {
@@ -246,7 +246,7 @@ Deno.test("bad input: a 10 MB message and a 10 MB arg cross from a worker intact
   const file = dir.file("out.log");
   await spawn(fixture("huge_worker.ts"), {
     count: 1,
-    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(file)],
   });
   const [line, after] = await readJsonLines(file);
   assertEquals(line.msg.length, 10_000_000);
@@ -258,11 +258,11 @@ Deno.test("bad input: a 10 MB message and a 10 MB arg cross from a worker intact
 Deno.test("bad input: a message cannot forge a record in text or JSON Lines files", async () => {
   await using dir = await tempDir();
   const textFile = dir.file("text.log");
-  const jsonFile = dir.file("json.log");
+  const jsonPath = dir.file("json.log");
   {
     await using listener = new QueueListener([
       new FileHandler("INFO", { filename: textFile, formatter: textFormatter }),
-      new FileHandler("INFO", { filename: jsonFile, formatter: jsonLinesFormatter }),
+      jsonFile(jsonPath),
     ]).start();
     const handler = new QueueHandler("INFO", { connection: listener.connect({ name: "web" }) });
     const forged = "hello\n2026-01-01T00:00:00.000Z CRITICAL [main] admin: password reset\r\u2028";
@@ -275,7 +275,7 @@ Deno.test("bad input: a message cannot forge a record in text or JSON Lines file
     text[0],
     "hello\\n2026-01-01T00:00:00.000Z CRITICAL [main] admin: password reset\\r\\u2028",
   );
-  const json = await readJsonLines(jsonFile);
+  const json = await readJsonLines(jsonPath);
   assertEquals(json.length, 1);
   assertEquals(json[0].logger, 'x"\n}{');
 });

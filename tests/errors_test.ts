@@ -13,14 +13,13 @@ import {
   BatchFileHandler,
   HandlerSetupError,
   InvalidOptionError,
-  jsonLinesFormatter,
   ModuleNotFoundError,
   QueueHandler,
   QueueListener,
   spawn,
   WorkerError,
 } from "@workerlog/workerlog";
-import { fixture, readJsonLines, tempDir } from "./_helpers.ts";
+import { fixture, jsonFile, readJsonLines, tempDir } from "./_helpers.ts";
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
@@ -179,7 +178,7 @@ Deno.test("errors: a bad spawn() on a live listener loses nothing the listener a
   const file = dir.file("out.log");
   {
     await using listener = new QueueListener([
-      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+      jsonFile(file),
     ]).start();
     const logger = new Logger("main", "INFO", { handlers: [listener.handler()] });
     logger.info("kept 1");

@@ -18,6 +18,7 @@ import {
 import {
   assertCompleteAndOrdered,
   fixture,
+  jsonFile,
   readJsonLines,
   readLines,
   tempDir,
@@ -56,7 +57,7 @@ Deno.test("listener: `await using` writes everything and closes the file", async
   const file = dir.file("out.log");
   {
     await using listener = new QueueListener([
-      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+      jsonFile(file),
     ]).start();
     const logger = new Logger("main", "INFO", { handlers: [listener.handler()] });
     for (let i = 0; i < 10; i++) logger.info(`line ${i}`);
@@ -104,7 +105,7 @@ Deno.test("listener: args are captured when logged, not when the batch is posted
   await using dir = await tempDir();
   const file = dir.file("out.log");
   await using listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const handler = new QueueHandler("INFO", { connection: listener.connect() });
   const logger = new Logger("app", "INFO", { handlers: [handler] });
@@ -159,7 +160,7 @@ Deno.test("listener: a hand-made worker attached with attach() logs into the lis
   const worker = new Worker(fixture("hand_made_worker.ts"), { type: "module" });
   try {
     await using listener = new QueueListener([
-      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+      jsonFile(file),
     ]).start();
     assertEquals(listener.attach(worker, { name: "by-hand" }), "by-hand");
     const reply = new Promise<unknown>((resolve) =>
@@ -190,7 +191,7 @@ Deno.test("listener: a handler that throws is reported once and the others get e
   const reports: HandlerError[] = [];
   {
     await using listener = new QueueListener(
-      [throwing, new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+      [throwing, jsonFile(file)],
       { onError: (error) => reports.push(error) },
     ).start();
     const logger = new Logger("app", "INFO", { handlers: [listener.handler()] });

@@ -8,18 +8,15 @@ import {
   assertStrictEquals,
   assertStringIncludes,
 } from "@std/assert";
-import { FileHandler } from "@std/log";
-import { jsonLinesFormatter, QueueListener, spawn, WorkerError } from "@workerlog/workerlog";
+import { QueueListener, spawn, WorkerError } from "@workerlog/workerlog";
 import {
   assertCompleteAndOrdered,
   fixture,
+  jsonFile,
   type JsonLine,
   readJsonLines,
   tempDir,
 } from "./_helpers.ts";
-
-const jsonFile = (filename: string) =>
-  new FileHandler("INFO", { filename, formatter: jsonLinesFormatter });
 
 for (const how of ["throw", "reject"] as const) {
   Deno.test(`shutdown: a worker killed by an uncaught ${how} outside its function loses nothing`, async () => {

@@ -7,7 +7,7 @@ import {
   assertInstanceOf,
   assertStringIncludes,
 } from "@std/assert";
-import { FileHandler, Logger } from "@std/log";
+import { Logger } from "@std/log";
 import {
   BatchFileHandler,
   type HandlerError,
@@ -15,7 +15,7 @@ import {
   LogFileReplacedError,
   QueueListener,
 } from "@workerlog/workerlog";
-import { fixture, readJsonLines, readLines, tempDir } from "./_helpers.ts";
+import { fixture, jsonFile, readJsonLines, readLines, tempDir } from "./_helpers.ts";
 
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 10));
 
@@ -52,7 +52,7 @@ Deno.test("sink faults: a BatchFileHandler on a full disk is reported once and t
   {
     await using listener = new QueueListener([
       new BatchFileHandler("INFO", { filename: "/dev/full", bufferSize: 1024 }),
-      new FileHandler("INFO", { filename: good, formatter: jsonLinesFormatter }),
+      jsonFile(good),
     ], { onError: (error) => reports.push(error) }).start();
     const logger = new Logger("app", "INFO", { handlers: [listener.handler()] });
     for (let i = 0; i < 2_000; i++) {
@@ -77,7 +77,7 @@ for (const what of ["file", "directory"] as const) {
     {
       await using listener = new QueueListener([
         new BatchFileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
-        new FileHandler("INFO", { filename: other, formatter: jsonLinesFormatter }),
+        jsonFile(other),
       ], { onError: (error) => reports.push(error) }).start();
       const logger = new Logger("app", "INFO", { handlers: [listener.handler()] });
       for (let i = 0; i < 100; i++) logger.info(`before ${i}`);

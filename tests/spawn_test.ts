@@ -7,6 +7,7 @@ import {
 } from "@std/assert";
 import { FileHandler } from "@std/log";
 import {
+  BatchFileHandler,
   jsonLinesFormatter,
   QueueListener,
   spawn,
@@ -16,6 +17,7 @@ import {
 import {
   assertCompleteAndOrdered,
   fixture,
+  jsonFile,
   readJsonLines,
   readLines,
   readTextLines,
@@ -28,7 +30,7 @@ Deno.test("spawn: 4 workers x 5,000 records land in one file, complete and in or
   const returned = await spawn<number>(fixture("count_worker.ts"), {
     count: 4,
     args: { records: 5_000 },
-    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(file)],
   });
   assertEquals(returned, [5_000, 5_000, 5_000, 5_000]);
   const lines = await readJsonLines(file);
@@ -50,7 +52,7 @@ Deno.test("spawn: a logger listed in `loggers` reaches the file; an unlisted one
   const file = dir.file("out.log");
   await spawn(fixture("named_loggers_worker.ts"), {
     count: 2,
-    handlers: [new FileHandler("DEBUG", { filename: file, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(file, "DEBUG")],
     level: "INFO",
     loggers: { app: { level: "DEBUG" } },
   });
@@ -98,8 +100,8 @@ Deno.test("spawn: respectHandlerLevel gives a WARN and a DEBUG handler exactly w
     count: 2,
     args: { perLevel: 100 },
     handlers: [
-      new FileHandler("WARN", { filename: warnFile, formatter: jsonLinesFormatter }),
-      new FileHandler("DEBUG", { filename: debugFile, formatter: jsonLinesFormatter }),
+      jsonFile(warnFile, "WARN"),
+      jsonFile(debugFile, "DEBUG"),
     ],
   });
   const count = (lines: { level: string }[]) =>
@@ -120,7 +122,7 @@ Deno.test("spawn: respectHandlerLevel false gives every handler every record", a
   await spawn(fixture("levels_worker.ts"), {
     count: 1,
     args: { perLevel: 10 },
-    handlers: [new FileHandler("WARN", { filename: warnFile, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(warnFile, "WARN")],
     listenerOptions: { respectHandlerLevel: false },
     level: "DEBUG",
   });
@@ -135,7 +137,7 @@ Deno.test("spawn: a worker that throws after 1,000 records rejects with WorkerEr
       spawn(fixture("throw_worker.ts"), {
         count: 1,
         args: { records: 1_000 },
-        handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+        handlers: [jsonFile(file)],
       }),
     WorkerError,
     "deliberate failure",
@@ -153,7 +155,7 @@ Deno.test("spawn: args that structured clone rejects arrive as readable strings"
   const file = dir.file("out.log");
   const returned = await spawn(fixture("uncloneable_args_worker.ts"), {
     count: 1,
-    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(file)],
   });
   assertEquals(returned, ["no exception"]);
   const args = Object.fromEntries((await readJsonLines(file)).map((line) => [line.msg, line.args]));
@@ -189,7 +191,7 @@ Deno.test("spawn: with an existing listener, main-thread records and workers' re
   const file = dir.file("out.log");
   {
     await using listener = new QueueListener([
-      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+      jsonFile(file),
     ]).start();
     const main = listener.handler();
     const { Logger } = await import("@std/log");
@@ -221,4 +223,22 @@ Deno.test("spawn: preformat makes workers format; the file holds the same lines"
   assertEquals(seen.size, 6_000);
   assert(seen.has('worker-2 record 1999 {"i":1999}'));
   assertEquals((await readLines(file)).length, 6_000);
+});
+
+Deno.test("spawn: preformat uses the worker module's formatter export, and lines still carry worker and seq", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await spawn(fixture("json_preformat_worker.ts"), {
+    count: 2,
+    args: { records: 1_500 },
+    handlers: [new BatchFileHandler("INFO", { filename: file })],
+    preformat: true,
+  });
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 3_000);
+  assertEquals(Object.fromEntries(assertCompleteAndOrdered(lines)), {
+    "worker-0": 1_500,
+    "worker-1": 1_500,
+  });
+  for (const line of lines) assertEquals(line.args, [{ i: line.seq }]);
 });
