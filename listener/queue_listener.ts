@@ -252,12 +252,14 @@ export class QueueListener implements AsyncDisposable {
   }
 
   /**
-   * Connects a Worker: posts it a connection, which `setupWorkerLogging()`
-   * inside the worker picks up. Returns the sender's name.
+   * Connects a Worker, or whatever is at the other end of a MessagePort:
+   * posts it a connection, which `setupWorkerLogging()` there picks up (from
+   * its global scope for a Worker, from `source` for a port). Returns the
+   * sender's name.
    */
-  attach(worker: Worker, options: ConnectOptions = {}): string {
+  attach(target: Worker | MessagePort, options: ConnectOptions = {}): string {
     const connection = this.connect(options);
-    worker.postMessage({ [CONNECT_KEY]: connection }, [connection.port as MessagePort]);
+    target.postMessage({ [CONNECT_KEY]: connection }, [connection.port as MessagePort]);
     return connection.name;
   }
 

@@ -252,3 +252,23 @@ Deno.test("listener: a QueueHandler on the listener's own thread is never capped
   assertEquals(seen.length, 1_000);
   assertEquals(seen[999], "INFO record 999");
 });
+
+Deno.test("listener: attach(port) reaches a worker that set up logging from that port", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const worker = new Worker(fixture("port_worker.ts"), { type: "module" });
+  try {
+    await using listener = new QueueListener([jsonFile(file)]).start();
+    const { port1, port2 } = new MessageChannel();
+    listener.attach(port1, { name: "via-port" });
+    const done = new Promise((resolve) => worker.onmessage = resolve);
+    worker.postMessage({ logPort: port2, records: 200 }, [port2]);
+    await done;
+    const lines = await readJsonLines(file);
+    assertEquals(lines.length, 200);
+    assertCompleteAndOrdered(lines);
+    assert(lines.every((line) => line.worker === "via-port"));
+  } finally {
+    worker.terminate();
+  }
+});

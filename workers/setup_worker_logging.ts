@@ -44,6 +44,12 @@ export interface WorkerLoggingOptions {
   formatter?: FormatterFunction;
   /** Records per batch. Default: 512. */
   batchSize?: number;
+  /**
+   * Where the listener's connection arrives: the worker's global scope (the
+   * default, for `listener.attach(worker)`), or a MessagePort whose other end
+   * the main thread gave to `listener.attach(port)`.
+   */
+  source?: MessagePort;
   /** Stops waiting for the listener's connection. */
   signal?: AbortSignal;
 }
@@ -75,7 +81,8 @@ export async function setupWorkerLogging(
 ): Promise<QueueHandler> {
   if (options.level !== undefined) checkLevel("level", options.level);
   const loggers = checkLoggers(options.loggers ?? {});
-  const connection = options.connection ?? await receiveConnection(options.signal);
+  const connection = options.connection ??
+    await receiveConnection(options.source, options.signal);
   const handler = new QueueHandler("NOTSET", {
     connection,
     preformat: options.formatter !== undefined,
@@ -94,13 +101,17 @@ export async function setupWorkerLogging(
   return handler;
 }
 
-function receiveConnection(signal: AbortSignal | undefined): Promise<QueueConnection> {
-  if (workerScope() === undefined) {
+function receiveConnection(
+  port: MessagePort | undefined,
+  signal: AbortSignal | undefined,
+): Promise<QueueConnection> {
+  if (port === undefined && workerScope() === undefined) {
     throw new ListenerStateError(
-      "setupWorkerLogging() without a connection waits for QueueListener.attach(), " +
+      "setupWorkerLogging() without a connection or source waits for QueueListener.attach(worker), " +
         "which only reaches a Worker. On the main thread, log through listener.handler().",
     );
   }
+  const source: EventTarget = port ?? globalThis;
   signal?.throwIfAborted();
   const { promise, resolve, reject } = Promise.withResolvers<QueueConnection>();
   const onMessage = (event: Event) => {
@@ -115,10 +126,11 @@ function receiveConnection(signal: AbortSignal | undefined): Promise<QueueConnec
     reject(signal?.reason);
   };
   const stopWaiting = () => {
-    globalThis.removeEventListener("message", onMessage);
+    source.removeEventListener("message", onMessage);
     signal?.removeEventListener("abort", onAbort);
   };
-  globalThis.addEventListener("message", onMessage);
+  source.addEventListener("message", onMessage);
+  port?.start();
   signal?.addEventListener("abort", onAbort, { once: true });
   return promise;
 }
