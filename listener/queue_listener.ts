@@ -283,8 +283,8 @@ export class QueueListener implements AsyncDisposable {
    */
   handler(levelName: LevelName = "NOTSET"): BaseHandler {
     return new MainThreadHandler(levelName, {
-      record: (record) => this.#receiveFromMain(record),
-      line: (level, line) => this.#receiveLineFromMain(level, line),
+      record: (record) => this.#receiveFromMain(() => this.#dispatch(this.#mainRecord(record))),
+      line: (level, line) => this.#receiveFromMain(() => this.#dispatchLine(level, line)),
     });
   }
 
@@ -388,41 +388,37 @@ export class QueueListener implements AsyncDisposable {
     sender.handled(count);
   }
 
-  #receiveFromMain(record: LogRecord) {
+  // Main-thread records are dispatched as they are logged, and counted as
+  // the sender "main".
+  #receiveFromMain(deliver: () => void) {
     const main = this.#main;
     if (this.#state !== "started") {
       main.rejected++;
       return;
     }
     main.received++;
-    this.#dispatch(
-      new WorkerLogRecord({
-        msg: record.msg,
-        args: captureArgs(record.args),
-        level: record.level as LogLevel,
-        loggerName: record.loggerName,
-        datetime: record.datetime,
-        worker: "main",
-        seq: main.seq++,
-      }),
-    );
+    deliver();
     main.written++;
     this.#queueFlush();
   }
 
-  #receiveLineFromMain(level: number, line: string) {
-    const main = this.#main;
-    if (this.#state !== "started") {
-      main.rejected++;
-      return;
-    }
-    main.received++;
+  #mainRecord(record: LogRecord): WorkerLogRecord {
+    return new WorkerLogRecord({
+      msg: record.msg,
+      args: captureArgs(record.args),
+      level: record.level as LogLevel,
+      loggerName: record.loggerName,
+      datetime: record.datetime,
+      worker: "main",
+      seq: this.#main.seq++,
+    });
+  }
+
+  #dispatchLine(level: number, line: string) {
     for (const handler of this.handlers) {
       if (this.respectHandlerLevel && level < handler.level) continue;
       this.#writeLine(handler, line);
     }
-    main.written++;
-    this.#queueFlush();
   }
 
   #dispatch = (record: WorkerLogRecord) => {

@@ -272,3 +272,19 @@ Deno.test("listener: attach(port) reaches a worker that set up logging from that
     worker.terminate();
   }
 });
+
+Deno.test("listener: log(line) on a QueueHandler or on handler() passes a finished line at that handler's level", async () => {
+  const lines: string[] = [];
+  class Lines extends BaseHandler {
+    log(msg: string) {
+      lines.push(msg);
+    }
+  }
+  await using listener = new QueueListener([new Lines("WARN")]).start();
+  const queue = new QueueHandler("ERROR", { connection: listener.connect() });
+  queue.log("from a worker, already formatted");
+  await queue.flush();
+  listener.handler("INFO").log("below WARN, so not written");
+  listener.handler("CRITICAL").log("from main, already formatted");
+  assertEquals(lines, ["from a worker, already formatted", "from main, already formatted"]);
+});

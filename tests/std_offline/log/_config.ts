@@ -1,6 +1,6 @@
 // Offline stand-in for jsr:@std/log@0.224.14 `_config.ts`.
 import { ConsoleHandler } from "./console_handler.ts";
-import type { LogConfig } from "./setup.ts";
+import type { LogConfig } from "./logger.ts";
 
 export const DEFAULT_LEVEL = "INFO";
 

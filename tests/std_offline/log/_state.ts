@@ -2,7 +2,7 @@
 import type { BaseHandler } from "./base_handler.ts";
 import type { Logger } from "./logger.ts";
 import { DEFAULT_CONFIG } from "./_config.ts";
-import type { LogConfig } from "./setup.ts";
+import type { LogConfig } from "./logger.ts";
 
 export const state: {
   handlers: Map<string, BaseHandler>;

@@ -48,6 +48,18 @@ export class LogRecord {
   }
 }
 
+/** How one named logger is configured. */
+export interface LoggerConfig {
+  level?: LevelName;
+  handlers?: string[];
+}
+
+/** Handlers by name, and loggers by name. */
+export interface LogConfig {
+  handlers?: Record<string, BaseHandler>;
+  loggers?: Record<string, LoggerConfig>;
+}
+
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
   handlers?: BaseHandler[];

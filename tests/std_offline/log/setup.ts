@@ -1,21 +1,8 @@
 // Offline stand-in for jsr:@std/log@0.224.14 `setup.ts` (see STD_LOG_API.md).
-import type { LevelName } from "./levels.ts";
 import type { BaseHandler } from "./base_handler.ts";
-import { Logger } from "./logger.ts";
+import { type LogConfig, Logger } from "./logger.ts";
 import { DEFAULT_CONFIG, DEFAULT_LEVEL } from "./_config.ts";
 import { state } from "./_state.ts";
-
-/** How one named logger is configured. */
-export interface LoggerConfig {
-  level?: LevelName;
-  handlers?: string[];
-}
-
-/** Handlers by name, and loggers by name. */
-export interface LogConfig {
-  handlers?: Record<string, BaseHandler>;
-  loggers?: Record<string, LoggerConfig>;
-}
 
 /**
  * Merges `config` over the defaults, destroys every handler set up before,
