@@ -264,7 +264,6 @@ type Outcome =
   | { kind: "aborted" };
 
 interface RunningWorker {
-  readonly index: number;
   readonly name: string;
   /** Settles after the worker has ended and everything it sent is written. */
   readonly finished: Promise<Outcome>;
@@ -386,7 +385,6 @@ function startWorker(
   });
 
   return {
-    index,
     name,
     finished,
     abort(reason) {
