@@ -22,8 +22,8 @@
  *
  * @module
  */
-export { QueueHandler, type QueueHandlerOptions } from "./handlers/queue_handler.ts";
-export { BatchFileHandler, type BatchFileHandlerOptions } from "./handlers/batch_file_handler.ts";
+export { QueueHandler, type QueueHandlerOptions } from "./sender/queue_handler.ts";
+export { BatchFileHandler, type BatchFileHandlerOptions } from "./sinks/batch_file_handler.ts";
 export {
   type ConnectOptions,
   type LinesWriter,
@@ -33,13 +33,13 @@ export {
   type QueueListenerOptions,
   type SenderStats,
 } from "./listener/queue_listener.ts";
-export { WorkerLogRecord, type WorkerLogRecordOptions } from "./listener/worker_log_record.ts";
-export { spawn, type SpawnOptions, type WorkerContext } from "./workers/spawn.ts";
-export { setupWorkerLogging, type WorkerLoggingOptions } from "./workers/setup_worker_logging.ts";
+export { WorkerLogRecord, type WorkerLogRecordOptions } from "./common/worker_log_record.ts";
+export { spawn, type SpawnOptions, type WorkerContext } from "./spawn/spawn.ts";
+export { setupWorkerLogging, type WorkerLoggingOptions } from "./sender/setup_worker_logging.ts";
 export { textFormatter } from "./formatters/text_formatter.ts";
 export { jsonLinesFormatter } from "./formatters/json_lines_formatter.ts";
-export type { QueueConnection } from "./_wire.ts";
-export type { PostTarget } from "./_flow.ts";
+export type { QueueConnection } from "./common/_wire.ts";
+export type { PostTarget } from "./common/_flow.ts";
 export {
   type ErrorDescription,
   HandlerError,

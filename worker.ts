@@ -14,8 +14,8 @@
  *
  * @module
  */
-export { setupWorkerLogging, type WorkerLoggingOptions } from "./workers/setup_worker_logging.ts";
-export { QueueHandler, type QueueHandlerOptions } from "./handlers/queue_handler.ts";
-export type { WorkerContext } from "./workers/spawn.ts";
+export { setupWorkerLogging, type WorkerLoggingOptions } from "./sender/setup_worker_logging.ts";
+export { QueueHandler, type QueueHandlerOptions } from "./sender/queue_handler.ts";
+export type { WorkerContext } from "./spawn/spawn.ts";
 export { textFormatter } from "./formatters/text_formatter.ts";
 export { jsonLinesFormatter } from "./formatters/json_lines_formatter.ts";

@@ -4,7 +4,7 @@
 // run: the machine is shared and noisy, so only ratios compare across runs.
 //
 //   deno run -A bench/harness.ts [--records N] [--runs R] [--out bench/results.json]
-//     [--cases direct,workerlog-4,...] [--skip-pino] [--import-map path]
+//     [--cases direct,workerlog-4,...] [--skip-pino]
 import type { CaseResult } from "./run_case.ts";
 
 interface Case {
@@ -96,7 +96,6 @@ function denoCase(name: string, runCase: string, workers: number): Case {
     workers,
     run: async (file) => {
       const args = ["run", "--allow-all"];
-      if (options.importMap) args.push("--import-map", options.importMap);
       args.push(
         new URL("run_case.ts", here).pathname,
         runCase,
@@ -241,6 +240,5 @@ function parseFlags(args: string[]) {
     out: value("--out") ?? new URL("results.json", here).pathname,
     cases: value("--cases")?.split(","),
     skipPino: args.includes("--skip-pino"),
-    importMap: value("--import-map"),
   };
 }

@@ -11,8 +11,8 @@ import {
   textFormatter,
   WorkerLogRecord,
 } from "@workerlog/workerlog";
-import { BatchBuilder, forEachRecord, type RecordBatch } from "../_wire.ts";
-import { captureArgs } from "../_capture.ts";
+import { BatchBuilder, forEachRecord, type RecordBatch } from "../common/_wire.ts";
+import { captureArgs } from "../common/_capture.ts";
 import { message } from "./_shape.ts";
 
 const smoke = Deno.env.get("BENCH_SMOKE") === "1";

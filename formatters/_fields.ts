@@ -1,6 +1,6 @@
 import type { LogRecord } from "@std/log";
-import { toJsonSafe } from "../_capture.ts";
-import { WorkerLogRecord } from "../listener/worker_log_record.ts";
+import { toJsonSafe } from "../common/_capture.ts";
+import { WorkerLogRecord } from "../common/worker_log_record.ts";
 
 /** When a record was logged, as epoch ms, without a new Date where it can. */
 export function timeOf(record: LogRecord): number {

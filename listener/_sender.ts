@@ -1,5 +1,5 @@
-import { DROPPED, HANDLED, POSTED, REJECTED, resumeLevel, SENT } from "../_flow.ts";
-import type { SenderIdentity } from "../_wire.ts";
+import { DROPPED, HANDLED, POSTED, REJECTED, resumeLevel, SENT } from "../common/_flow.ts";
+import type { SenderIdentity } from "../common/_wire.ts";
 
 /** How long a drain may see no progress before it gives up. */
 export const DRAIN_STALL_MS = 5_000;

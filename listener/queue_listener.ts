@@ -6,8 +6,8 @@ import {
   LogLevels,
   type LogRecord,
 } from "@std/log";
-import { captureArgs } from "../_capture.ts";
-import { CLOSED, createFlow, HANDLED, type OverflowPolicy } from "../_flow.ts";
+import { captureArgs } from "../common/_capture.ts";
+import { CLOSED, createFlow, HANDLED, type OverflowPolicy } from "../common/_flow.ts";
 import {
   CLOSING,
   CONNECT_KEY,
@@ -22,7 +22,7 @@ import {
   RECORDS,
   SAME_THREAD,
   type SenderMessage,
-} from "../_wire.ts";
+} from "../common/_wire.ts";
 import {
   HandlerError,
   HandlerSetupError,
@@ -32,7 +32,7 @@ import {
 import { describeHandler } from "./_describe_handler.ts";
 import { MainThreadHandler } from "./_main_thread_handler.ts";
 import { Sender, type SenderStats } from "./_sender.ts";
-import { WorkerLogRecord } from "./worker_log_record.ts";
+import { WorkerLogRecord } from "../common/worker_log_record.ts";
 
 export type { OverflowPolicy, SenderStats };
 

@@ -4,7 +4,6 @@ import { assert, assertEquals } from "@std/assert";
 import { tempDir } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
-const importMap = new URL("./std_offline/import_map.json", import.meta.url).pathname;
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -21,7 +20,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
 
 Deno.test("bench: the micro benchmarks execute", async () => {
   const out = await run(
-    ["bench", "--allow-all", "--import-map", importMap, "bench/micro_bench.ts"],
+    ["bench", "--allow-all", "bench/micro_bench.ts"],
     { BENCH_SMOKE: "1" },
   );
   for (
@@ -37,11 +36,7 @@ Deno.test("bench: the harness runs every Deno case, checks its file and writes J
   const out = await run([
     "run",
     "--allow-all",
-    "--import-map",
-    importMap,
     "bench/harness.ts",
-    "--import-map",
-    importMap,
     "--records",
     "4000",
     "--runs",

@@ -4,7 +4,6 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { readLines, tempDir } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
-const importMap = new URL("./std_offline/import_map.json", import.meta.url);
 
 async function deno(args: string[], cwd = root) {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -22,8 +21,6 @@ Deno.test("docs: every public symbol has JSDoc with an @example", async () => {
   const { out } = await deno([
     "doc",
     "--json",
-    "--import-map",
-    importMap.pathname,
     "mod.ts",
     "worker.ts",
   ]);
@@ -64,16 +61,23 @@ function codeAfter(markdown: string, label: string): string {
   return match[1];
 }
 
-/** Runs README code as a user would, in a new folder, with @std resolved offline. */
+/** Runs README code as a user would, in a new folder. */
 async function runInNewFolder(files: Record<string, string>) {
   await using dir = await tempDir();
-  const stand = JSON.parse(await Deno.readTextFile(importMap)).imports as Record<string, string>;
+  // The new folder resolves @std as the project does (jsr:, through JSR_URL
+  // when set) and this package from the working tree.
+  const project = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).imports as Record<
+    string,
+    string
+  >;
   const imports: Record<string, string> = {
     "@workerlog/workerlog": new URL("mod.ts", root).href,
     "@workerlog/workerlog/worker": new URL("worker.ts", root).href,
   };
-  for (const [specifier, path] of Object.entries(stand)) {
-    imports[specifier] = new URL(path, importMap).href;
+  for (const [specifier, target] of Object.entries(project)) {
+    if (!specifier.startsWith("@std/")) continue;
+    imports[specifier] = target;
+    imports[`${specifier}/`] = target.replace(/^jsr:/, "jsr:/") + "/";
   }
   await Deno.writeTextFile(dir.file("import_map.json"), JSON.stringify({ imports }));
   for (const [name, code] of Object.entries(files)) await Deno.writeTextFile(dir.file(name), code);

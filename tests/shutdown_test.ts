@@ -145,8 +145,6 @@ for (const how of ["return", "exit"]) {
         "run",
         "--allow-read",
         "--allow-write",
-        "--import-map",
-        new URL("./std_offline/import_map.json", import.meta.url).pathname,
         fixture("exit_without_stop.ts").pathname,
         file,
         how,
@@ -168,8 +166,6 @@ Deno.test("shutdown: after SIGKILL the file holds whole lines, each worker's a g
     args: [
       "run",
       "--allow-all",
-      "--import-map",
-      new URL("./std_offline/import_map.json", import.meta.url).pathname,
       fixture("kill_me_main.ts").pathname,
       file,
     ],

@@ -26,8 +26,6 @@ Deno.test("sink faults: a FileHandler on a full disk is reported once; the other
     args: [
       "run",
       "--allow-all", // /dev/full is a device: Deno wants every permission for it
-      "--import-map",
-      new URL("./std_offline/import_map.json", import.meta.url).pathname,
       fixture("full_disk_main.ts").pathname,
       good,
     ],

@@ -7,11 +7,11 @@
  */
 import { describeError } from "../errors.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
-import type { QueueHandler } from "../handlers/queue_handler.ts";
+import type { QueueHandler } from "../sender/queue_handler.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
-import { setupWorkerLogging } from "./setup_worker_logging.ts";
+import { setupWorkerLogging } from "../sender/setup_worker_logging.ts";
 import type { WorkerContext } from "./spawn.ts";
-import { type WorkerScope, workerScope } from "./_worker_scope.ts";
+import { type WorkerScope, workerScope } from "../sender/_worker_scope.ts";
 
 const scope: WorkerScope = workerScope()!;
 const aborter = new AbortController();

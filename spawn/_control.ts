@@ -5,7 +5,7 @@
  * @module
  */
 import type { LevelName, LoggerConfig } from "@std/log";
-import type { QueueConnection } from "../_wire.ts";
+import type { QueueConnection } from "../common/_wire.ts";
 import type { ErrorDescription } from "../errors.ts";
 
 /** Main to worker: what to run and how to log. */

@@ -8,7 +8,7 @@ import {
 } from "../errors.ts";
 import { QueueListener, type QueueListenerOptions } from "../listener/queue_listener.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
-import { checkLevel, checkLoggers } from "./_options.ts";
+import { checkLevel, checkLoggers } from "../common/_options.ts";
 
 const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
 

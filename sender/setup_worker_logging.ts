@@ -1,8 +1,8 @@
 import { type FormatterFunction, type LevelName, type LoggerConfig, setup } from "@std/log";
-import { CONNECT_KEY, type QueueConnection } from "../_wire.ts";
+import { CONNECT_KEY, type QueueConnection } from "../common/_wire.ts";
 import { ListenerStateError } from "../errors.ts";
-import { QueueHandler } from "../handlers/queue_handler.ts";
-import { checkLevel, checkLoggers } from "./_options.ts";
+import { QueueHandler } from "./queue_handler.ts";
+import { checkLevel, checkLoggers } from "../common/_options.ts";
 import { workerScope } from "./_worker_scope.ts";
 
 /**

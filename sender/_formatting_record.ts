@@ -1,6 +1,6 @@
 import type { LogLevel, LogRecord } from "@std/log";
-import { captureArgs } from "../_capture.ts";
-import { WorkerLogRecord } from "../listener/worker_log_record.ts";
+import { captureArgs } from "../common/_capture.ts";
+import { WorkerLogRecord } from "../common/worker_log_record.ts";
 
 const NO_ARGS: readonly unknown[] = [];
 

@@ -12,7 +12,7 @@
 import type { LevelName, LogLevel, LogRecord } from "@std/log";
 import { captureArgs } from "./_capture.ts";
 import type { OverflowPolicy, PostTarget } from "./_flow.ts";
-import { WorkerLogRecord } from "./listener/worker_log_record.ts";
+import { WorkerLogRecord } from "./worker_log_record.ts";
 
 /** Sender to listener: a batch of records. */
 export const RECORDS = 0;

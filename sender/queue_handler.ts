@@ -10,7 +10,7 @@ import {
   REJECTED,
   resumeLevel,
   sendCounted,
-} from "../_flow.ts";
+} from "../common/_flow.ts";
 import {
   BatchBuilder,
   CLOSING,
@@ -21,7 +21,7 @@ import {
   type ListenerMessage,
   type QueueConnection,
   RECORDS,
-} from "../_wire.ts";
+} from "../common/_wire.ts";
 
 /** Records per batch unless `batchSize` says otherwise. */
 export const DEFAULT_BATCH_SIZE = 512;
