@@ -13,7 +13,7 @@ export const DRAIN_STALL_MS = 5_000;
  *
  * await using listener = new QueueListener([]).start();
  * for (const sender of listener.stats().senders) {
- *   console.log(sender.name, sender.written, sender.peakInFlight);
+ *   console.log(sender.name, sender.dispatched, sender.peakInFlight);
  * }
  * ```
  */
@@ -24,8 +24,11 @@ export interface SenderStats {
   index?: number;
   /** Records that arrived from it. */
   received: number;
-  /** Records handed to the handlers. */
-  written: number;
+  /**
+   * Records handed to the handlers (each handler that admits the level got
+   * it; a handler that threw on it is counted in `handlerErrors`).
+   */
+  dispatched: number;
   /** Records it dropped because the in-flight cap was reached (overflow "drop"). */
   dropped: number;
   /** Records refused because the listener had stopped or detached it. */
@@ -41,7 +44,7 @@ export class Sender implements SenderIdentity {
   readonly port: MessagePort;
   readonly flow: Int32Array;
   received = 0;
-  written = 0;
+  dispatched = 0;
   rejected = 0;
   peakInFlight = 0;
   droppedReported = 0;
@@ -146,7 +149,7 @@ export class Sender implements SenderIdentity {
       name: this.name,
       ...(this.index === undefined ? {} : { index: this.index }),
       received: this.received,
-      written: this.written,
+      dispatched: this.dispatched,
       dropped: this.dropped(),
       rejected: this.rejected + Atomics.load(this.flow, REJECTED) + lost,
       peakInFlight: this.peakInFlight,

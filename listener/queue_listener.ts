@@ -107,15 +107,18 @@ export interface ConnectOptions {
  * import { QueueListener } from "@workerlog/workerlog";
  *
  * await using listener = new QueueListener([]).start();
- * const { received, written, dropped, rejected } = listener.stats();
- * console.log(received === written && dropped === 0 && rejected === 0); // true
+ * const { received, dispatched, dropped, rejected } = listener.stats();
+ * console.log(received === dispatched && dropped === 0 && rejected === 0); // true
  * ```
  */
 export interface ListenerStats {
   /** Records that arrived from every sender, main thread included. */
   received: number;
-  /** Records handed to the handlers. */
-  written: number;
+  /**
+   * Records handed to the handlers. A handler that threw on one is counted
+   * in `handlerErrors`, not here.
+   */
+  dispatched: number;
   /** Records senders dropped because the in-flight cap was reached. */
   dropped: number;
   /** Records refused because the listener had stopped or detached their sender. */
@@ -171,7 +174,7 @@ export class QueueListener implements AsyncDisposable {
   #stopped: Promise<void> | undefined;
   #senders = new Map<string, Sender>();
   #retired: Sender[] = [];
-  #main = { received: 0, written: 0, rejected: 0, seq: 0 };
+  #main = { received: 0, dispatched: 0, rejected: 0, seq: 0 };
   #reported = new Set<string>();
   #handlerErrors = 0;
   #flushQueued = false;
@@ -298,17 +301,17 @@ export class QueueListener implements AsyncDisposable {
       senders.push({
         name: "main",
         received: main.received,
-        written: main.written,
+        dispatched: main.dispatched,
         dropped: 0,
         rejected: main.rejected,
         peakInFlight: 0,
       });
     }
-    const sum = (key: "received" | "written" | "dropped" | "rejected") =>
+    const sum = (key: "received" | "dispatched" | "dropped" | "rejected") =>
       senders.reduce((total, sender) => total + sender[key], 0);
     return {
       received: sum("received"),
-      written: sum("written"),
+      dispatched: sum("dispatched"),
       dropped: sum("dropped"),
       rejected: sum("rejected"),
       handlerErrors: this.#handlerErrors,
@@ -380,7 +383,7 @@ export class QueueListener implements AsyncDisposable {
       this.#noticeDrops(sender);
       if (batch.kind === RECORDS) forEachRecord(batch, sender, this.#dispatch);
       else this.#dispatchLines(batch);
-      sender.written += count;
+      sender.dispatched += count;
       this.#queueFlush();
     } else {
       sender.rejected += count;
@@ -398,7 +401,7 @@ export class QueueListener implements AsyncDisposable {
     }
     main.received++;
     deliver();
-    main.written++;
+    main.dispatched++;
     this.#queueFlush();
   }
 

@@ -42,7 +42,7 @@ Deno.test("overload: block keeps every record and never buffers more than the ca
     Object.fromEntries(assertCompleteAndOrdered(lines)),
     Object.fromEntries(Array.from({ length: WORKERS }, (_, i) => [`worker-${i}`, RECORDS])),
   );
-  assertEquals([stats.received, stats.written, stats.dropped, stats.rejected], [
+  assertEquals([stats.received, stats.dispatched, stats.dropped, stats.rejected], [
     WORKERS * RECORDS,
     WORKERS * RECORDS,
     0,

@@ -73,32 +73,32 @@ Deno.test("shutdown: stop() under full load writes everything received and rejec
     args: { records: 100_000, yieldEvery: 200 },
     listener,
   });
-  while (listener.stats().written < 20_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (listener.stats().dispatched < 20_000) await new Promise((resolve) => setTimeout(resolve, 5));
   await listener.stop();
   const atStop = listener.stats();
   const linesAtStop = await readJsonLines(file);
   assertEquals(
     linesAtStop.length,
-    atStop.written,
+    atStop.dispatched,
     "stop() returned after every received record was written",
   );
-  assertGreater(atStop.written, 0);
+  assertGreater(atStop.dispatched, 0);
 
   const logged = await run;
   const after = listener.stats();
-  assertEquals(after.written, atStop.written, "nothing is written after stop()");
-  assertEquals((await readJsonLines(file)).length, atStop.written);
+  assertEquals(after.dispatched, atStop.dispatched, "nothing is written after stop()");
+  assertEquals((await readJsonLines(file)).length, atStop.dispatched);
   assertEquals(logged, [100_000, 100_000, 100_000, 100_000]);
   for (const sender of after.senders) {
     assertEquals(
-      sender.written + sender.rejected,
+      sender.dispatched + sender.rejected,
       100_000,
       `${sender.name}: written + rejected = logged`,
     );
   }
   assertGreater(after.rejected, 0, "the workers were still logging when the listener stopped");
   const perWorker = assertCompleteAndOrdered(linesAtStop);
-  for (const sender of after.senders) assertEquals(perWorker.get(sender.name) ?? 0, sender.written);
+  for (const sender of after.senders) assertEquals(perWorker.get(sender.name) ?? 0, sender.dispatched);
 });
 
 async function abortedRun(ignoreSignal: boolean) {
@@ -115,7 +115,7 @@ async function abortedRun(ignoreSignal: boolean) {
   });
   const everyWorkerWrote = () => {
     const { senders } = listener.stats();
-    return senders.length === 3 && senders.every((sender) => sender.written >= 1_000);
+    return senders.length === 3 && senders.every((sender) => sender.dispatched >= 1_000);
   };
   while (!everyWorkerWrote()) await new Promise((resolve) => setTimeout(resolve, 5));
   controller.abort(reason);
@@ -124,7 +124,7 @@ async function abortedRun(ignoreSignal: boolean) {
   const stats = listener.stats();
   await listener.stop();
   const lines: JsonLine[] = await readJsonLines(file);
-  assertEquals(lines.length, stats.written, "what the workers sent is written");
+  assertEquals(lines.length, stats.dispatched, "what the workers sent is written");
   const perWorker = assertCompleteAndOrdered(lines);
   assertEquals(perWorker.size, 3);
   for (const count of perWorker.values()) assertGreater(count, 1_000);

@@ -39,7 +39,7 @@ Deno.test("sink faults: a FileHandler on a full disk is reported once; the other
   assertEquals(reports.length, 1);
   assertStringIncludes(reports[0], "FileHandler (/dev/full) failed: No space left on device");
   assertGreater(stats.handlerErrors, 0);
-  assertEquals(stats.written, 10_000);
+  assertEquals(stats.dispatched, 10_000);
   assertEquals((await readJsonLines(good)).length, 10_000);
 });
 

@@ -199,7 +199,7 @@ Deno.test("spawn: with an existing listener, main-thread records and workers' re
     logger.info("before the workers");
     await spawn(fixture("count_worker.ts"), { count: 2, args: { records: 100 }, listener });
     logger.info("after the workers");
-    assertEquals(listener.stats().written, 202);
+    assertEquals(listener.stats().dispatched, 202);
   }
   const lines = await readJsonLines(file);
   assertEquals(lines.length, 202);
