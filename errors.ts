@@ -231,23 +231,64 @@ export interface ErrorDescription {
   stack?: string;
 }
 
-/** Turns anything thrown into plain fields that survive structured clone. */
+/**
+ * Turns anything thrown into plain fields that survive structured clone.
+ * Never throws, whatever was thrown: a null-prototype object, an object
+ * whose `toString` or getters throw, a revoked Proxy.
+ */
 export function describeError(error: unknown): ErrorDescription {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack };
+  if (isError(error)) {
+    const stack = readText(() => error.stack);
+    return {
+      name: readText(() => error.name) ?? "Error",
+      message: readText(() => error.message) ?? "",
+      ...(stack === undefined ? {} : { stack }),
+    };
   }
   return { name: "Error", message: describe(error) };
 }
 
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
+/** Whether `value` is an Error; false (not a throw) for a revoked Proxy. */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+function readText(read: () => unknown): string | undefined {
+  try {
+    const value = read();
+    return value === undefined ? undefined : describe(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A one-line text for anything thrown or given; never throws. */
+export function describe(cause: unknown): string {
+  try {
+    if (cause instanceof Error) return String(cause.message);
+    if (typeof cause === "string") return cause;
+    return Deno.inspect(cause, { depth: 2, breakLength: Infinity, colors: false });
+  } catch {
+    return fallbackText(cause);
+  }
+}
+
+function fallbackText(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return "[a value that cannot be described]";
+    }
+  }
 }
 
 function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  try {
-    return Deno.inspect(value, { depth: 2, breakLength: Infinity });
-  } catch {
-    return String(value);
-  }
+  return typeof value === "string" ? JSON.stringify(value) : describe(value);
 }

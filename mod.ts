@@ -1,13 +1,13 @@
 /**
  * workerlog: many Web Workers, one log file. Python's QueueHandler +
- * QueueListener for Deno and @std/log.
+ * QueueListener for Deno and the @std/log package.
  *
- * Workers log with plain @std/log; a {@linkcode QueueHandler} in each worker
- * streams the records, batched, over a MessagePort to one
+ * Workers log with plain @std/log calls; a {@linkcode QueueHandler} in each
+ * worker streams the records, batched, over a MessagePort to one
  * {@linkcode QueueListener} on the main thread, which hands them to ordinary
- * @std/log handlers (FileHandler, RotatingFileHandler, ConsoleHandler, any
- * BaseHandler). {@linkcode spawn} starts N workers wired that way and joins
- * them.
+ * handlers of the @std/log package (FileHandler, RotatingFileHandler,
+ * ConsoleHandler, any BaseHandler). {@linkcode spawn} starts N workers wired
+ * that way and joins them.
  *
  * @example Spawn four workers that log into one file
  * ```ts ignore
@@ -23,19 +23,21 @@
  * @module
  */
 export { QueueHandler, type QueueHandlerOptions } from "./sender/queue_handler.ts";
+export { setupWorkerLogging, type WorkerLoggingOptions } from "./sender/setup_worker_logging.ts";
 export { BatchFileHandler, type BatchFileHandlerOptions } from "./sinks/batch_file_handler.ts";
 export {
   type ConnectOptions,
-  type LinesWriter,
   type ListenerStats,
   type OverflowPolicy,
   QueueListener,
   type QueueListenerOptions,
   type SenderStats,
 } from "./listener/queue_listener.ts";
+export type { LinesWriter } from "./listener/_fan_out.ts";
 export { WorkerLogRecord, type WorkerLogRecordOptions } from "./common/worker_log_record.ts";
-export { spawn, type SpawnOptions, type WorkerContext } from "./spawn/spawn.ts";
-export { setupWorkerLogging, type WorkerLoggingOptions } from "./sender/setup_worker_logging.ts";
+export type { LoggerOptions, LoggingOptions } from "./common/logging_options.ts";
+export type { ReportsErrors } from "./common/handler_hooks.ts";
+export { spawn, type SpawnOptions, type SpawnRun, type WorkerContext } from "./spawn/spawn.ts";
 export { textFormatter } from "./formatters/text_formatter.ts";
 export { jsonLinesFormatter } from "./formatters/json_lines_formatter.ts";
 export type { QueueConnection } from "./common/_wire.ts";

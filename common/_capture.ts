@@ -17,11 +17,29 @@ const MAX_DEPTH = 64;
  * a JSON primitive, a converted copy otherwise. Never throws.
  */
 export function captureArgs(args: readonly unknown[]): unknown[] {
+  size = 0;
   for (let i = 0; i < args.length; i++) {
-    if (!isJsonPrimitive(args[i])) return args.map((arg) => toJsonSafe(arg));
+    const arg = args[i];
+    if (!isJsonPrimitive(arg)) {
+      size = 0;
+      return args.map((arg) => toJsonSafe(arg));
+    }
+    size += typeof arg === "string" ? arg.length : PRIMITIVE_SIZE;
   }
   return args as unknown[];
 }
+
+/**
+ * About how many characters the args of the last `captureArgs()` call take
+ * as JSON: string lengths, plus a few per other value and key. The in-flight
+ * and batch limits count it, so cheap beats exact.
+ */
+export function capturedSize(): number {
+  return size;
+}
+
+const PRIMITIVE_SIZE = 4;
+let size = 0;
 
 /**
  * A JSON-safe copy of any value. Strings, booleans, null and finite numbers
@@ -54,8 +72,11 @@ function isJsonPrimitive(value: unknown): boolean {
 }
 
 function convert(value: unknown, path: object[], depth: number): unknown {
+  size += PRIMITIVE_SIZE;
   switch (typeof value) {
     case "string":
+      size += value.length;
+      return value;
     case "boolean":
       return value;
     case "number":
@@ -76,6 +97,10 @@ function convert(value: unknown, path: object[], depth: number): unknown {
   path.push(object);
   try {
     return convertObject(object, path, depth + 1);
+  } catch (error) {
+    // Only this value is lost (a toJSON() or a proxy trap that throws); its
+    // siblings and parents are kept.
+    return `[unreadable: ${describeThrown(error)}]`;
   } finally {
     path.pop();
   }
@@ -126,6 +151,8 @@ function convertError(error: Error, path: object[], depth: number): unknown {
     stack: readSafely(() => error.stack),
   };
   if ("cause" in error) result.cause = convert(error.cause, path, depth);
+  // AggregateError's errors are an own property, but not enumerable.
+  if (error instanceof AggregateError) result.errors = convert(error.errors, path, depth);
   return convertProperties(error, result, path, depth);
 }
 
@@ -137,6 +164,7 @@ function convertProperties(
 ): Record<string, unknown> {
   for (const key of Object.keys(object)) {
     const item = readSafely(() => (object as Record<string, unknown>)[key]);
+    size += key.length;
     if (item !== undefined) into[key] = convert(item, path, depth);
   }
   return into;

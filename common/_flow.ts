@@ -1,10 +1,11 @@
 /**
  * The counters one sender and the listener share through a SharedArrayBuffer.
- * They bound the records in flight, let the listener know how many messages
- * to wait for when a sender dies, and count what was dropped or rejected.
+ * They bound what is in flight (in records and in bytes), let the listener
+ * know how many messages to wait for when a sender dies, and count what was
+ * dropped or rejected.
  *
  * Counts are Int32 and wrap; differences are taken with `| 0`, so they stay
- * right as long as fewer than 2^31 records are in flight.
+ * right as long as less than 2^31 (records or bytes) is in flight.
  *
  * @module
  */
@@ -15,17 +16,21 @@ export const POSTED = 0;
 export const HANDLED = 1;
 /** Messages posted by the sender (sender writes). */
 export const SENT = 2;
-/** Records the sender dropped because the cap was reached (sender writes). */
+/** Records the sender dropped because a cap was reached (sender writes). */
 export const DROPPED = 3;
 /** Records the sender did not post because the listener had closed (sender writes). */
 export const REJECTED = 4;
 /** Non-zero once the listener has closed this channel (listener writes). */
 export const CLOSED = 5;
+/** Bytes posted by the sender (sender writes). */
+export const POSTED_BYTES = 6;
+/** Bytes the listener has handled (listener writes). */
+export const HANDLED_BYTES = 7;
 
-const SLOTS = 6;
+const SLOTS = 8;
 
 /**
- * What a sender does when its records in flight reach the cap: "block"
+ * What a sender does when what it has in flight reaches a cap: "block"
  * waits until the listener catches up; "drop" drops and counts.
  *
  * @example
@@ -39,11 +44,11 @@ const SLOTS = 6;
 export type OverflowPolicy = "block" | "drop";
 
 /**
- * A blocked sender resumes when this many records or fewer are in flight;
- * the listener wakes it only then.
+ * A blocked sender resumes when this much or less is in flight; the
+ * listener wakes it only then.
  */
-export function resumeLevel(maxInFlight: number): number {
-  return Math.floor(maxInFlight / 2);
+export function resumeLevel(cap: number): number {
+  return Math.floor(cap / 2);
 }
 
 /** Allocates the shared counters of one channel. */

@@ -1,8 +1,17 @@
-import { type LevelName, type LoggerConfig, LogLevelNames } from "@std/log";
+/**
+ * The checks of option values that more than one entry point takes, each in
+ * one place. Every check throws an InvalidOptionError that says what to pass.
+ *
+ * @module
+ */
+import { type LevelName, LogLevelNames } from "@std/log";
 import { InvalidOptionError } from "../errors.ts";
+import type { LoggerOptions } from "./logging_options.ts";
 
 /** Throws an InvalidOptionError listing the valid names unless `value` is a level name. */
 export function checkLevel(option: string, value: unknown): LevelName {
+  // An own-property lookup in a list: "toString" is no level name, whatever
+  // getLevelByName() says of it.
   if (typeof value !== "string" || !(LogLevelNames as string[]).includes(value)) {
     throw new InvalidOptionError(option, value, `one of ${LogLevelNames.join(", ")}`);
   }
@@ -10,9 +19,7 @@ export function checkLevel(option: string, value: unknown): LevelName {
 }
 
 /** Checks a `loggers` option: names to `{ level? }`. */
-export function checkLoggers(
-  loggers: unknown,
-): Record<string, Pick<LoggerConfig, "level">> {
+export function checkLoggers(loggers: unknown): Record<string, LoggerOptions> {
   if (typeof loggers !== "object" || loggers === null || Array.isArray(loggers)) {
     throw new InvalidOptionError(
       "loggers",
@@ -28,8 +35,38 @@ export function checkLoggers(
         `an object such as { level: "INFO" }`,
       );
     }
-    const level = (config as LoggerConfig).level;
+    const level = (config as LoggerOptions).level;
     if (level !== undefined) checkLevel(`loggers.${name}.level`, level);
   }
-  return loggers as Record<string, Pick<LoggerConfig, "level">>;
+  return loggers as Record<string, LoggerOptions>;
+}
+
+/** Throws unless `value` is a whole number of at least `min`. */
+export function checkWholeNumber(option: string, value: unknown, min = 1): number {
+  if (!Number.isInteger(value) || (value as number) < min) {
+    throw new InvalidOptionError(
+      option,
+      value,
+      `a whole number of at least ${min}, e.g. { ${option}: ${Math.max(min, 4)} }`,
+    );
+  }
+  return value as number;
+}
+
+/** Throws unless `value` is true or false. */
+export function checkBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw new InvalidOptionError(option, value, "true or false");
+  return value;
+}
+
+/** Throws unless `value` is one of `choices`. */
+export function checkChoice<T extends string>(
+  option: string,
+  value: unknown,
+  choices: readonly T[],
+): T {
+  if (!(choices as readonly unknown[]).includes(value)) {
+    throw new InvalidOptionError(option, value, choices.map((c) => `"${c}"`).join(" or "));
+  }
+  return value as T;
 }

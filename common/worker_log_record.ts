@@ -79,7 +79,8 @@ export class WorkerLogRecord extends LogRecord {
   /** Builds a record that keeps the time it was logged. */
   constructor(options: WorkerLogRecordOptions) {
     super(options);
-    this.#time = +options.datetime;
+    // As a Date would keep it: whole milliseconds (a Date drops the fraction).
+    this.#time = Math.trunc(+options.datetime);
     this.worker = options.worker;
     this.workerIndex = options.workerIndex;
     this.seq = options.seq;

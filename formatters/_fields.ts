@@ -45,15 +45,16 @@ let cachedIso = "";
  * one millisecond, so the last result is kept, and the text up to the
  * seconds is kept per second.
  */
-export function isoTime(ms: number): string {
-  if (ms === cachedMs) return cachedIso;
-  if (!Number.isFinite(ms)) return "Invalid Date";
+export function isoTime(time: number): string {
+  if (time === cachedMs) return cachedIso;
+  if (!Number.isFinite(time)) return "Invalid Date";
+  const ms = Math.trunc(time); // as a Date would: it drops the fraction
   const second = Math.floor(ms / 1000);
   if (second !== cachedSecond) {
     cachedSecond = second;
     secondPrefix = new Date(second * 1000).toISOString().slice(0, -4); // up to the "."
   }
-  cachedMs = ms;
+  cachedMs = time;
   cachedIso = `${secondPrefix}${MILLIS[ms - second * 1000]}Z`;
   return cachedIso;
 }

@@ -1,30 +1,39 @@
-import { BaseHandler, type LevelName, type LogRecord } from "@std/log";
-
-/** Where a main-thread handler delivers: records, and finished lines at a level. */
-export interface MainThreadDelivery {
-  record(record: LogRecord): void;
-  line(level: number, line: string): void;
-}
+import { BaseHandler, type LevelName, type LogLevel, type LogRecord } from "@std/log";
+import { captureArgs } from "../common/_capture.ts";
+import { WorkerLogRecord } from "../common/worker_log_record.ts";
+import type { Connection } from "./_connection.ts";
 
 /**
  * The handler `QueueListener.handler()` returns: main-thread loggers hand it
- * records and it passes them straight to the listener. It owns nothing, so
+ * records, and it passes them straight to their connection, named "main",
+ * which counts them like any other sender's. It owns nothing, so
  * `log.setup()` may set it up and destroy it freely.
  */
 export class MainThreadHandler extends BaseHandler {
-  readonly #deliver: MainThreadDelivery;
+  readonly #connection: Connection;
 
-  constructor(levelName: LevelName, deliver: MainThreadDelivery) {
+  constructor(levelName: LevelName, connection: Connection) {
     super(levelName);
-    this.#deliver = deliver;
+    this.#connection = connection;
   }
 
   override handle(record: LogRecord): void {
     if (this.level > record.level) return;
-    this.#deliver.record(record);
+    const connection = this.#connection;
+    connection.receiveRecord(
+      new WorkerLogRecord({
+        msg: record.msg,
+        args: captureArgs(record.args),
+        level: record.level as LogLevel,
+        loggerName: record.loggerName,
+        datetime: record.datetime,
+        worker: connection.name,
+        seq: connection.nextSeq(),
+      }),
+    );
   }
 
   log(msg: string): void {
-    this.#deliver.line(this.level, msg);
+    this.#connection.receiveLine(this.level, msg);
   }
 }

@@ -1,43 +1,24 @@
-import {
-  type BaseHandler,
-  getLevelName,
-  type LevelName,
-  type LogLevel,
-  LogLevels,
-  type LogRecord,
-} from "@std/log";
-import { captureArgs } from "../common/_capture.ts";
-import { CLOSED, createFlow, HANDLED, type OverflowPolicy } from "../common/_flow.ts";
-import {
-  CLOSING,
-  CONNECT_KEY,
-  FLUSH,
-  FLUSHED,
-  forEachRecord,
-  lineAt,
-  type LineBatch,
-  LINES,
-  type QueueConnection,
-  type RecordBatch,
-  RECORDS,
-  SAME_THREAD,
-  type SenderMessage,
-} from "../common/_wire.ts";
-import {
-  HandlerError,
-  HandlerSetupError,
-  InvalidOptionError,
-  ListenerStateError,
-} from "../errors.ts";
-import { describeHandler } from "./_describe_handler.ts";
+import type { BaseHandler, LevelName } from "@std/log";
+import type { OverflowPolicy } from "../common/_flow.ts";
+import { checkBoolean, checkChoice, checkWholeNumber } from "../common/_options.ts";
+import { CONNECT_KEY, type QueueConnection } from "../common/_wire.ts";
+import { type HandlerError, InvalidOptionError, ListenerStateError } from "../errors.ts";
+import { Connection, type ConnectionContext, type SenderStats } from "./_connection.ts";
+import { FanOut } from "./_fan_out.ts";
 import { MainThreadHandler } from "./_main_thread_handler.ts";
-import { Sender, type SenderStats } from "./_sender.ts";
-import { WorkerLogRecord } from "../common/worker_log_record.ts";
+import { openPortLink } from "./_port_link.ts";
+import { drainOnSignals } from "./_signals.ts";
 
 export type { OverflowPolicy, SenderStats };
 
 /** Records in flight per sender unless `maxInFlight` says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT = 16_384;
+/** Bytes in flight per sender unless `maxInFlightBytes` says otherwise. */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+
+// On SIGINT or SIGTERM, how long busy workers get to post the batches they
+// are building before the listener stops.
+const SIGNAL_GRACE_MS = 500;
 
 /**
  * Options of {@linkcode QueueListener}.
@@ -67,17 +48,32 @@ export interface QueueListenerOptions {
    */
   maxInFlight?: number;
   /**
-   * What a sender does when `maxInFlight` is reached: "block" (the default)
-   * makes the worker wait until the listener catches up, so nothing is lost;
-   * "drop" drops new records and counts them, and the listener writes a WARN
-   * record saying how many were dropped from which worker.
+   * At most about this many bytes of messages, lines and args buffered
+   * between one sender and this listener (counted as string lengths). A
+   * single record larger than this travels alone. Default: 4 MiB.
+   */
+  maxInFlightBytes?: number;
+  /**
+   * What a sender does when `maxInFlight` or `maxInFlightBytes` is reached:
+   * "block" (the default) makes the worker wait until the listener catches
+   * up, so nothing is lost; "drop" drops new records and counts them, and
+   * the listener writes a WARN record saying how many were dropped from
+   * which worker.
    */
   overflow?: OverflowPolicy;
   /**
-   * Called when a handler throws, once per handler and kind of failure; the
+   * Called when a handler fails, once per handler and kind of failure; the
    * other handlers keep receiving records. Default: `console.error`.
    */
   onError?: (error: HandlerError) => void;
+  /**
+   * While the listener runs, SIGINT and SIGTERM make it collect what the
+   * workers have logged, write everything, destroy the handlers and exit
+   * with 130 or 143, as the signal would have (true, the default). Set false
+   * when the program handles these signals itself; it must then call
+   * `stop()`.
+   */
+  handleSignals?: boolean;
 }
 
 /**
@@ -119,7 +115,7 @@ export interface ListenerStats {
    * in `handlerErrors`, not here.
    */
   dispatched: number;
-  /** Records senders dropped because the in-flight cap was reached. */
+  /** Records senders dropped because an in-flight cap was reached. */
   dropped: number;
   /** Records refused because the listener had stopped or detached their sender. */
   rejected: number;
@@ -134,9 +130,9 @@ type State = "new" | "started" | "stopping" | "stopped";
 /**
  * The receiving half: takes batches from any number of senders (workers with
  * a {@linkcode QueueHandler}, and main-thread loggers through `handler()`)
- * and hands rebuilt {@linkcode WorkerLogRecord}s to ordinary @std/log
- * handlers, which it owns: `start()` sets them up, `stop()` drains every
- * sender and then flushes and destroys them.
+ * and hands rebuilt {@linkcode WorkerLogRecord}s to ordinary handlers of the
+ * @std/log package, which it owns: `start()` sets them up, `stop()` drains
+ * every sender and then flushes and destroys them.
  *
  * Handlers are flushed at the end of every event-loop turn in which records
  * arrived, so records reach the file promptly. A handler that throws is
@@ -167,18 +163,22 @@ export class QueueListener implements AsyncDisposable {
   readonly respectHandlerLevel: boolean;
   /** The cap on records buffered per sender. */
   readonly maxInFlight: number;
-  /** What a sender does at the cap. */
+  /** The cap on bytes buffered per sender. */
+  readonly maxInFlightBytes: number;
+  /** What a sender does at a cap. */
   readonly overflow: OverflowPolicy;
-  readonly #onError: (error: HandlerError) => void;
+  /** Whether SIGINT and SIGTERM drain the listener and exit. */
+  readonly handleSignals: boolean;
+  readonly #fanOut: FanOut;
+  readonly #context: ConnectionContext;
   #state: State = "new";
   #stopped: Promise<void> | undefined;
-  #senders = new Map<string, Sender>();
-  #retired: Sender[] = [];
-  #main = { received: 0, dispatched: 0, rejected: 0, seq: 0 };
-  #reported = new Set<string>();
-  #handlerErrors = 0;
-  #flushQueued = false;
+  #connections = new Map<string, Connection>();
+  #retired: Connection[] = [];
+  #main: Connection | undefined;
+  #unlistedNoticed = new Set<string>();
   #unnamed = 0;
+  #stopDrainingOnSignals = () => {};
 
   /** Builds a listener for `handlers`; nothing is set up until `start()`. */
   constructor(handlers: BaseHandler[], options: QueueListenerOptions = {}) {
@@ -187,9 +187,25 @@ export class QueueListener implements AsyncDisposable {
       "respectHandlerLevel",
       options.respectHandlerLevel ?? true,
     );
-    this.maxInFlight = checkCount("maxInFlight", options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    this.overflow = checkOverflow(options.overflow ?? "block");
-    this.#onError = options.onError ?? ((error) => console.error(error));
+    this.maxInFlight = checkWholeNumber(
+      "maxInFlight",
+      options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    );
+    this.maxInFlightBytes = checkWholeNumber(
+      "maxInFlightBytes",
+      options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES,
+    );
+    this.overflow = checkChoice("overflow", options.overflow ?? "block", ["block", "drop"]);
+    this.handleSignals = checkBoolean("handleSignals", options.handleSignals ?? true);
+    const onError = options.onError ?? ((error: HandlerError) => console.error(error));
+    this.#fanOut = new FanOut(this.handlers, this.respectHandlerLevel, onError);
+    this.#context = {
+      fanOut: this.#fanOut,
+      maxInFlight: this.maxInFlight,
+      maxInFlightBytes: this.maxInFlightBytes,
+      isOpen: () => this.#state === "started" || this.#state === "stopping",
+      noticeUnlisted: (logger, level, from) => this.#noticeUnlisted(logger, level, from),
+    };
   }
 
   /**
@@ -204,25 +220,20 @@ export class QueueListener implements AsyncDisposable {
         "This QueueListener has been stopped and cannot start again; create a new one.",
       );
     }
-    const ready: BaseHandler[] = [];
-    for (const handler of this.handlers) {
-      try {
-        handler.setup();
-        guardDestroy(handler, (error) => this.#report(handler, error));
-        ready.push(handler);
-      } catch (error) {
-        for (const done of ready) tryTo(() => done.destroy());
-        throw new HandlerSetupError(describeHandler(handler), error);
-      }
-    }
+    this.#fanOut.setup();
     this.#state = "started";
+    if (this.handleSignals) this.#stopDrainingOnSignals = drainOnSignals(this.#drainForExit);
     return this;
   }
 
   /** The level name of the lowest-level handler: below it nothing is written. */
   get lowestLevel(): LevelName {
-    const lowest = Math.min(...this.handlers.map((handler) => handler.level));
-    return Number.isFinite(lowest) ? getLevelName(lowest as LogLevel) : "CRITICAL";
+    return this.#fanOut.lowestLevel;
+  }
+
+  /** Whether `name` is free for a new sender. */
+  isNameFree(name: string): boolean {
+    return !this.#connections.has(name) && name !== "main";
   }
 
   /**
@@ -234,24 +245,21 @@ export class QueueListener implements AsyncDisposable {
   connect(options: ConnectOptions = {}): QueueConnection {
     this.#assertStarted("connect");
     const name = options.name ?? this.#nextName();
-    if (this.#senders.has(name) || name === "main") {
+    if (!this.isNameFree(name)) {
       throw new InvalidOptionError("name", name, "a name no other sender of this listener uses");
     }
-    const { port1, port2 } = new MessageChannel();
-    const flow = createFlow();
-    const sender = new Sender(name, options.index, port1, flow, this.maxInFlight);
-    port1.onmessage = (event: MessageEvent<SenderMessage>) => this.#receive(sender, event.data);
-    this.#senders.set(name, sender);
-    const connection: QueueConnection = {
-      port: port2,
+    const link = openPortLink({
       name,
       ...(options.index === undefined ? {} : { index: options.index }),
       level: this.lowestLevel,
-      shared: flow.buffer as SharedArrayBuffer,
       maxInFlight: this.maxInFlight,
+      maxInFlightBytes: this.maxInFlightBytes,
       overflow: this.overflow,
-    };
-    return Object.assign(connection, { [SAME_THREAD]: true });
+    });
+    const connection = new Connection(name, options.index, this.#context, link);
+    link.listen((message) => connection.receive(message));
+    this.#connections.set(name, connection);
+    return link.wire;
   }
 
   /**
@@ -271,42 +279,31 @@ export class QueueListener implements AsyncDisposable {
    * it posts later is counted as rejected. Resolves when done.
    */
   detach(name: string): Promise<void> {
-    const sender = this.#senders.get(name);
-    if (sender === undefined) return Promise.resolve();
-    return sender.detached ??= this.#close(sender).then(() => {
-      this.#senders.delete(name);
-      this.#retired.push(sender);
+    const connection = this.#connections.get(name);
+    if (connection === undefined) return Promise.resolve();
+    return connection.detached ??= this.#close(connection).then(() => {
+      this.#connections.delete(name);
+      this.#retired.push(connection);
     });
   }
 
   /**
    * A handler for main-thread loggers: records logged through it go to this
-   * listener's handlers like any worker's, named "main". It owns nothing, so
-   * give it to `log.setup()` instead of the real handlers.
+   * listener's handlers like any worker's, from the sender named "main". It
+   * owns nothing, so give it to `log.setup()` instead of the real handlers.
    */
   handler(levelName: LevelName = "NOTSET"): BaseHandler {
-    return new MainThreadHandler(levelName, {
-      record: (record) => this.#receiveFromMain(() => this.#dispatch(this.#mainRecord(record))),
-      line: (level, line) => this.#receiveFromMain(() => this.#dispatchLine(level, line)),
-    });
+    this.#main ??= new Connection("main", undefined, this.#context);
+    return new MainThreadHandler(levelName, this.#main);
   }
 
   /** The counters: per sender and in total. */
   stats(): ListenerStats {
     // Detached senders count on: a worker still logging after a stop
     // keeps adding to what it rejected.
-    const senders = [...this.#retired, ...this.#senders.values()].map((sender) => sender.stats());
-    const main = this.#main;
-    if (main.received + main.rejected > 0) {
-      senders.push({
-        name: "main",
-        received: main.received,
-        dispatched: main.dispatched,
-        dropped: 0,
-        rejected: main.rejected,
-        peakInFlight: 0,
-      });
-    }
+    const all = [...this.#retired, ...this.#connections.values()];
+    if (this.#main) all.push(this.#main);
+    const senders = all.map((connection) => connection.stats());
     const sum = (key: "received" | "dispatched" | "dropped" | "rejected") =>
       senders.reduce((total, sender) => total + sender[key], 0);
     return {
@@ -314,15 +311,16 @@ export class QueueListener implements AsyncDisposable {
       dispatched: sum("dispatched"),
       dropped: sum("dropped"),
       rejected: sum("rejected"),
-      handlerErrors: this.#handlerErrors,
+      handlerErrors: this.#fanOut.handlerErrors,
       senders,
     };
   }
 
   /**
    * Drains every sender (everything already posted is written; what comes
-   * later is rejected), then flushes and destroys the handlers. Idempotent:
-   * every call returns the same promise.
+   * later is rejected), then flushes and destroys the handlers, after
+   * waiting for those that deliver asynchronously. Idempotent: every call
+   * returns the same promise.
    */
   stop(): Promise<void> {
     return this.#stopped ??= this.#stop();
@@ -334,200 +332,49 @@ export class QueueListener implements AsyncDisposable {
   }
 
   async #stop() {
+    this.#stopDrainingOnSignals();
     if (this.#state === "new") {
       this.#state = "stopped";
       return;
     }
     this.#state = "stopping";
-    await Promise.all([...this.#senders.keys()].map((name) => this.detach(name)));
-    this.#flushHandlers();
-    for (const handler of this.handlers) handler.destroy();
+    await this.#main?.close();
+    await Promise.all([...this.#connections.keys()].map((name) => this.detach(name)));
+    await this.#fanOut.destroy();
     this.#state = "stopped";
   }
 
-  async #close(sender: Sender) {
-    sender.close();
-    Atomics.store(sender.flow, CLOSED, 1);
-    Atomics.notify(sender.flow, HANDLED);
-    sender.port.postMessage({ kind: CLOSING });
-    const drained = await sender.drain();
-    if (!drained) {
+  // The program is ending on a signal: the workers post what they are
+  // building, then everything is written.
+  #drainForExit = async () => {
+    const posted = Promise.all([...this.#connections.values()].map((c) => c.requestPost()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise((resolve) => timer = setTimeout(resolve, SIGNAL_GRACE_MS));
+    await Promise.race([posted, grace]);
+    clearTimeout(timer);
+    await this.stop();
+  };
+
+  async #close(connection: Connection) {
+    if (!await connection.close()) {
       console.error(
-        `workerlog: gave up waiting for messages from ${sender.name}; ` +
+        `workerlog: gave up waiting for messages from ${connection.name}; ` +
           `they are counted as rejected.`,
       );
     }
-    this.#noticeDrops(sender);
-    sender.port.close();
   }
 
-  #receive(sender: Sender, message: SenderMessage) {
-    const accepted = sender.accept();
-    switch (message.kind) {
-      case RECORDS:
-      case LINES:
-        this.#receiveBatch(sender, message, accepted);
-        break;
-      case FLUSH:
-        this.#flushHandlers();
-        sender.port.postMessage({ kind: FLUSHED, id: message.id });
-        break;
-    }
-    sender.settleDrains();
-  }
-
-  #receiveBatch(sender: Sender, batch: RecordBatch | LineBatch, accepted: boolean) {
-    const count = batch.levels.length;
-    sender.arrived(count);
-    if (accepted && this.#state !== "stopped") {
-      this.#noticeDrops(sender);
-      if (batch.kind === RECORDS) forEachRecord(batch, sender, this.#dispatch);
-      else this.#dispatchLines(batch);
-      sender.dispatched += count;
-      this.#queueFlush();
-    } else {
-      sender.rejected += count;
-    }
-    sender.handled(count);
-  }
-
-  // Main-thread records are dispatched as they are logged, and counted as
-  // the sender "main".
-  #receiveFromMain(deliver: () => void) {
-    const main = this.#main;
-    if (this.#state !== "started") {
-      main.rejected++;
-      return;
-    }
-    main.received++;
-    deliver();
-    main.dispatched++;
-    this.#queueFlush();
-  }
-
-  #mainRecord(record: LogRecord): WorkerLogRecord {
-    return new WorkerLogRecord({
-      msg: record.msg,
-      args: captureArgs(record.args),
-      level: record.level as LogLevel,
-      loggerName: record.loggerName,
-      datetime: record.datetime,
-      worker: "main",
-      seq: this.#main.seq++,
-    });
-  }
-
-  #dispatchLine(level: number, line: string) {
-    for (const handler of this.handlers) {
-      if (this.respectHandlerLevel && level < handler.level) continue;
-      this.#writeLine(handler, line);
-    }
-  }
-
-  #dispatch = (record: WorkerLogRecord) => {
-    const respect = this.respectHandlerLevel;
-    for (const handler of this.handlers) {
-      if (respect && record.level < handler.level) continue;
-      try {
-        if (respect) handler.handle(record);
-        else handler.log(handler.format(record));
-      } catch (error) {
-        this.#report(handler, error);
-      }
-    }
-  };
-
-  #dispatchLines(batch: LineBatch) {
-    const { levels } = batch;
-    for (const handler of this.handlers) {
-      const level = handler.level;
-      if (!this.respectHandlerLevel || level <= batch.minLevel) {
-        this.#writeText(handler, batch);
-        continue;
-      }
-      for (let i = 0; i < levels.length; i++) {
-        if (levels[i] >= level) this.#writeLine(handler, lineAt(batch, i));
-      }
-    }
-  }
-
-  #writeText(handler: BaseHandler, batch: LineBatch) {
-    const writeLines = (handler as Partial<LinesWriter>).writeLines;
-    if (typeof writeLines !== "function") {
-      for (let i = 0; i < batch.levels.length; i++) this.#writeLine(handler, lineAt(batch, i));
-      return;
-    }
-    try {
-      writeLines.call(handler, batch.text);
-    } catch (error) {
-      this.#report(handler, error);
-    }
-  }
-
-  #writeLine(handler: BaseHandler, line: string) {
-    try {
-      handler.log(line);
-    } catch (error) {
-      this.#report(handler, error);
-    }
-  }
-
-  #noticeDrops(sender: Sender) {
-    const dropped = sender.dropped();
-    const fresh = (dropped - sender.droppedReported) | 0;
-    if (fresh <= 0) return;
-    sender.droppedReported = dropped;
-    this.#dispatch(
-      new WorkerLogRecord({
-        msg: `${sender.name} dropped ${fresh} records: ${this.maxInFlight} were already ` +
-          `in flight (overflow "drop"). Raise maxInFlight, or use overflow "block" to keep every record.`,
-        args: [],
-        level: LogLevels.WARN,
-        loggerName: "workerlog",
-        datetime: Date.now(),
-        worker: sender.name,
-        ...(sender.index === undefined ? {} : { workerIndex: sender.index }),
-        seq: -1,
-      }),
+  #noticeUnlisted(logger: string, level: LevelName, from: Connection) {
+    if (this.#unlistedNoticed.has(logger)) return;
+    this.#unlistedNoticed.add(logger);
+    from.notice(
+      30,
+      `Logger "${logger}" is not listed in the loggers option; its records go to the ` +
+        `listener at level ${level}. List it to set its level, e.g. loggers: { ${
+          JSON.stringify(logger)
+        }: { level: "DEBUG" } }, or set routeUnlistedLoggers: false to leave such loggers ` +
+        `without handlers.`,
     );
-  }
-
-  #queueFlush() {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    setTimeout(this.#flushQueuedHandlers, 0);
-  }
-
-  #flushQueuedHandlers = () => {
-    this.#flushQueued = false;
-    if (this.#state === "started" || this.#state === "stopping") this.#flushHandlers();
-  };
-
-  #flushHandlers() {
-    for (const handler of this.handlers) {
-      const flush = (handler as { flush?: unknown }).flush;
-      if (typeof flush !== "function") continue;
-      try {
-        flush.call(handler);
-      } catch (error) {
-        this.#report(handler, error);
-      }
-    }
-  }
-
-  #report(handler: BaseHandler, error: unknown) {
-    this.#handlerErrors++;
-    const kind = `${this.handlers.indexOf(handler)}:${
-      error instanceof Error ? `${error.name}:${error.message}` : String(error)
-    }`;
-    if (this.#reported.has(kind)) return;
-    this.#reported.add(kind);
-    const report = new HandlerError(describeHandler(handler), error);
-    try {
-      this.#onError(report);
-    } catch (thrown) {
-      console.error("workerlog: onError threw", thrown, "while reporting", report);
-    }
   }
 
   #assertStarted(action: string) {
@@ -545,61 +392,8 @@ export class QueueListener implements AsyncDisposable {
 
   #nextName(): string {
     let name;
-    do name = `worker-${this.#unnamed++}`; while (this.#senders.has(name));
+    do name = `worker-${this.#unnamed++}`; while (!this.isNameFree(name));
     return name;
-  }
-}
-
-/**
- * A handler that can take a whole batch of finished lines at once. The
- * listener gives preformatted batches to `writeLines()` when a handler has
- * it, and line by line to `log()` otherwise.
- *
- * @example A handler that collects batches
- * ```ts
- * import { BaseHandler } from "@std/log";
- * import type { LinesWriter } from "@workerlog/workerlog";
- *
- * class Collect extends BaseHandler implements LinesWriter {
- *   text = "";
- *   log(msg: string) {
- *     this.text += msg + "\n";
- *   }
- *   writeLines(text: string) {
- *     this.text += text;
- *   }
- * }
- * ```
- */
-export interface LinesWriter {
-  /** Writes `text`: whole lines, each ending in "\n". */
-  writeLines(text: string): void;
-}
-
-// A handler whose destroy() throws (FileHandler's final flush on a full
-// disk) never gets to remove its "unload" hook, and that hook would then
-// throw again as the process exits and turn a clean exit into a crash. The
-// listener owns its handlers, so it makes their destroy() report instead.
-function guardDestroy(handler: BaseHandler, report: (error: unknown) => void) {
-  const destroy = handler.destroy;
-  Object.defineProperty(handler, "destroy", {
-    configurable: true,
-    writable: true,
-    value: function guardedDestroy(this: BaseHandler) {
-      try {
-        destroy.call(this);
-      } catch (error) {
-        report(error);
-      }
-    },
-  });
-}
-
-function tryTo(action: () => void) {
-  try {
-    action();
-  } catch {
-    // Rolling back after a failed setup: the setup error is the one to report.
   }
 }
 
@@ -614,23 +408,4 @@ function checkHandlers(handlers: unknown): BaseHandler[] {
     );
   }
   return handlers as BaseHandler[];
-}
-
-function checkBoolean(option: string, value: unknown): boolean {
-  if (typeof value !== "boolean") throw new InvalidOptionError(option, value, "true or false");
-  return value;
-}
-
-function checkCount(option: string, value: unknown): number {
-  if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new InvalidOptionError(option, value, "a whole number of at least 1");
-  }
-  return value as number;
-}
-
-function checkOverflow(value: unknown): OverflowPolicy {
-  if (value !== "block" && value !== "drop") {
-    throw new InvalidOptionError("overflow", value, `"block" or "drop"`);
-  }
-  return value;
 }

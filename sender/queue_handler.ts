@@ -1,34 +1,67 @@
-import { BaseHandler, type BaseHandlerOptions, type LevelName, type LogRecord } from "@std/log";
-import { InvalidOptionError } from "../errors.ts";
-import { FormattingRecord } from "./_formatting_record.ts";
+import {
+  BaseHandler,
+  type BaseHandlerOptions,
+  type FormatterFunction,
+  type LevelName,
+  type LogLevel,
+  type LogRecord,
+} from "@std/log";
 import {
   CLOSED,
   DROPPED,
   HANDLED,
+  HANDLED_BYTES,
   type OverflowPolicy,
   POSTED,
+  POSTED_BYTES,
   REJECTED,
   resumeLevel,
   sendCounted,
 } from "../common/_flow.ts";
+import { checkWholeNumber } from "../common/_options.ts";
 import {
-  BatchBuilder,
   CLOSING,
   FLUSH,
   FLUSHED,
   isSameThread,
   LINES,
   type ListenerMessage,
+  POST_NOW,
   type QueueConnection,
   RECORDS,
 } from "../common/_wire.ts";
+import { captureArgs } from "../common/_capture.ts";
+import type { LoggingOptions } from "../common/logging_options.ts";
+import { WorkerLogRecord } from "../common/worker_log_record.ts";
+import { BatchBuilder } from "./_batch_builder.ts";
+import { postPendingOnExit } from "./_exit_hooks.ts";
+import { FormattingRecord } from "./_formatting_record.ts";
 
 /** Records per batch unless `batchSize` says otherwise. */
 export const DEFAULT_BATCH_SIZE = 512;
 
+/**
+ * A batch is posted once its texts reach this size, whatever its count. A
+ * single record larger than this travels alone. V8 cannot join texts into a
+ * string longer than about 512 M characters, so batches must stay well below.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
 // How long a blocked sender sleeps before it looks again whether the
 // listener has closed; a notify from the listener wakes it sooner.
 const BLOCK_RECHECK_MS = 50;
+
+/**
+ * For spawn's bootstrap, which chooses a preformatting handler's formatter
+ * only once the worker's module has loaded: until the returned function is
+ * called with the formatter, records are held (copied as at the log call),
+ * then formatted and sent in order. So one formatter formats every line.
+ * Defined inside the class (a static block) so that it can reach its
+ * private fields without making them public.
+ */
+export let holdUntilFormatter: (
+  handler: QueueHandler,
+) => (formatter: FormatterFunction) => void;
 
 /**
  * Options of {@linkcode QueueHandler}.
@@ -46,7 +79,7 @@ const BLOCK_RECHECK_MS = 50;
  * };
  * ```
  */
-export interface QueueHandlerOptions extends BaseHandlerOptions {
+export interface QueueHandlerOptions extends BaseHandlerOptions, Pick<LoggingOptions, "batchSize"> {
   /** Where to send: from `QueueListener.connect()` or the worker's setup. */
   connection: QueueConnection;
   /**
@@ -55,20 +88,18 @@ export interface QueueHandlerOptions extends BaseHandlerOptions {
    * when the formatter is a pure function of the record. Default: false.
    */
   preformat?: boolean;
-  /** Records per batch; a full batch is posted at once. Default: 512. */
-  batchSize?: number;
 }
 
 /**
- * The sending half: an @std/log handler that streams records to a
- * {@linkcode QueueListener}, usually from inside a worker.
+ * The sending half: a handler of the @std/log package that streams records
+ * to a {@linkcode QueueListener}, usually from inside a worker.
  *
  * `handle()` appends the record to a batch, capturing its args as JSON-safe
- * data; the batch is posted when it holds `batchSize` records or at the end
- * of the current task, whichever comes first, so a burst of log calls costs
- * one message. `handle()` never throws. When the listener falls behind, the
- * connection's overflow policy applies: "block" waits (the worker thread
- * sleeps on a shared counter), "drop" counts and drops.
+ * data; the batch is posted when it holds `batchSize` records or 1 MiB of
+ * text, or at the end of the current task, whichever comes first, so a burst
+ * of log calls costs one message. `handle()` never throws. When the listener
+ * falls behind, the connection's overflow policy applies: "block" waits (the
+ * worker thread sleeps on a shared counter), "drop" counts and drops.
  *
  * `spawn()` and `setupWorkerLogging()` create and install it for you; build
  * one yourself only for your own wiring. On the listener's own thread
@@ -95,40 +126,47 @@ export class QueueHandler extends BaseHandler {
   readonly #connection: QueueConnection;
   readonly #flow: Int32Array | undefined;
   readonly #maxInFlight: number;
+  readonly #maxInFlightBytes: number;
   readonly #overflow: OverflowPolicy;
   readonly #batch: BatchBuilder;
   readonly #formatting: FormattingRecord;
+  readonly #stopPostingOnExit: () => void;
   #seq = 0;
   #posted = 0;
+  #postedBytes = 0;
   #credit = 0;
+  #byteCredit = 0;
   #postQueued = false;
   #flushIds = 0;
   #flushes = new Map<number, () => void>();
   #closed = false;
+  /** Records logged before the formatter was chosen (preformat only); see holdUntilFormatter. */
+  #held: WorkerLogRecord[] | undefined;
 
   /** Builds a handler that sends to `options.connection`. */
   constructor(levelName: LevelName, options: QueueHandlerOptions) {
     super(levelName, options);
-    const { connection, preformat = false, batchSize = DEFAULT_BATCH_SIZE } = options;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new InvalidOptionError("batchSize", batchSize, "a whole number of at least 1");
-    }
+    const { connection, preformat = false } = options;
+    this.batchSize = checkWholeNumber("batchSize", options.batchSize ?? DEFAULT_BATCH_SIZE);
     this.preformat = preformat;
-    this.batchSize = batchSize;
     this.#connection = connection;
     this.#flow = connection.shared ? new Int32Array(connection.shared) : undefined;
     // On the listener's own thread a wait for the listener could never end,
     // so nothing is capped there.
-    this.#maxInFlight = isSameThread(connection) ? Infinity : connection.maxInFlight ?? Infinity;
+    const capped = this.#flow !== undefined && !isSameThread(connection);
+    this.#maxInFlight = capped ? connection.maxInFlight ?? Infinity : Infinity;
+    this.#maxInFlightBytes = capped ? connection.maxInFlightBytes ?? Infinity : Infinity;
     this.#overflow = connection.overflow ?? "block";
-    this.#credit = this.#flow ? 0 : Infinity;
-    this.#batch = new BatchBuilder(batchSize);
+    this.#credit = capped ? 0 : Infinity;
+    this.#byteCredit = capped ? 0 : Infinity;
+    this.#batch = new BatchBuilder(this.batchSize);
     this.#formatting = new FormattingRecord(connection.name, connection.index);
     const port = connection.port as Partial<MessagePort>;
     if (typeof port.addEventListener === "function") {
       port.addEventListener("message", this.#onReply);
       port.start?.();
     }
+    this.#stopPostingOnExit = postPendingOnExit(() => this.#post());
   }
 
   /** The sender's name as records carry it, e.g. "worker-2". */
@@ -139,23 +177,20 @@ export class QueueHandler extends BaseHandler {
   /** Adds the record to the current batch. Never throws. */
   override handle(record: LogRecord): void {
     if (this.level > record.level) return;
+    if (this.#held !== undefined) return this.#hold(record);
     const kind = this.preformat ? LINES : RECORDS;
-    const seq = this.#reserve(kind);
-    if (seq < 0) return;
-    if (kind === LINES) {
-      this.#batch.addLine(seq, record.level, this.#formatHere(seq, record));
-    } else {
-      this.#batch.addRecord(seq, record);
-    }
-    this.#afterAdd();
+    if (!this.#reserve(kind, record.msg.length)) return;
+    const seq = this.#seq++;
+    const size = kind === LINES
+      ? this.#batch.addLine(seq, record.level, this.#formatHere(seq, record))
+      : this.#batch.addRecord(seq, record);
+    this.#afterAdd(size);
   }
 
   /** Sends `msg` as a finished line at this handler's level. */
   log(msg: string): void {
-    const seq = this.#reserve(LINES);
-    if (seq < 0) return;
-    this.#batch.addLine(seq, this.level, msg);
-    this.#afterAdd();
+    if (!this.#reserve(LINES, msg.length)) return;
+    this.#afterAdd(this.#batch.addLine(this.#seq++, this.level, msg));
   }
 
   /**
@@ -178,16 +213,25 @@ export class QueueHandler extends BaseHandler {
     this.#post();
   }
 
-  #reserve(kind: typeof RECORDS | typeof LINES): number {
-    const seq = this.#seq++;
-    if (this.#credit <= 0 && !this.#acquireCredit()) return -1;
-    this.#credit--;
-    if (this.#batch.size > 0 && this.#batch.kind !== kind) this.#post();
-    return seq;
+  // Reserves room for one record of about `size`: false when it must be
+  // dropped (the cap with overflow "drop", or a closed listener). Posts the
+  // batch first when the record would not fit in it.
+  #reserve(kind: typeof RECORDS | typeof LINES, size: number): boolean {
+    if ((this.#credit <= 0 || this.#byteCredit < size) && !this.#acquireCredit(size)) {
+      this.#seq++;
+      return false;
+    }
+    const batch = this.#batch;
+    if (batch.size > 0 && (batch.kind !== kind || batch.bytes + size > MAX_BATCH_BYTES)) {
+      this.#post();
+    }
+    return true;
   }
 
-  #afterAdd() {
-    if (this.#batch.size >= this.batchSize) {
+  #afterAdd(size: number) {
+    this.#credit--;
+    this.#byteCredit -= size;
+    if (this.#batch.size >= this.batchSize || this.#batch.bytes >= MAX_BATCH_BYTES) {
       this.#post();
     } else if (!this.#postQueued) {
       this.#postQueued = true;
@@ -200,15 +244,14 @@ export class QueueHandler extends BaseHandler {
     this.#post();
   };
 
-  // Credit is how many records may still be buffered (batch + in flight)
-  // without passing the cap; it is refreshed from the shared counters only
-  // when it runs out, so the common path reads no shared memory.
-  #acquireCredit(): boolean {
-    const flow = this.#flow;
-    if (flow === undefined) {
-      this.#credit = Infinity;
-      return true;
-    }
+  // Credit is how many records, and how many bytes, may still be buffered
+  // (batch + in flight) without passing the caps; it is refreshed from the
+  // shared counters only when it runs out, so the common path reads no
+  // shared memory. Args are counted after they are captured, so a record
+  // can pass the byte cap by its args; a record larger than the whole cap
+  // goes when nothing else is buffered.
+  #acquireCredit(size: number): boolean {
+    const flow = this.#flow!;
     for (let waited = false;; waited = true) {
       if (Atomics.load(flow, CLOSED) !== 0) {
         Atomics.add(flow, REJECTED, 1);
@@ -216,12 +259,18 @@ export class QueueHandler extends BaseHandler {
       }
       const handled = Atomics.load(flow, HANDLED);
       const buffered = ((this.#posted - handled) | 0) + this.#batch.size;
+      const bufferedBytes = ((this.#postedBytes - Atomics.load(flow, HANDLED_BYTES)) | 0) +
+        this.#batch.bytes;
       // Once it has had to wait, a sender goes on only when the listener has
-      // caught up to half the cap (when it is woken), so it wakes once per
+      // caught up to half the caps (when it is woken), so it wakes once per
       // half window rather than once per batch.
-      const resumeAt = waited ? resumeLevel(this.#maxInFlight) : this.#maxInFlight - 1;
-      if (buffered <= resumeAt) {
+      const recordsFit = buffered <=
+        (waited ? resumeLevel(this.#maxInFlight) : this.#maxInFlight - 1);
+      const bytesFit = bufferedBytes === 0 || bufferedBytes + size <=
+          (waited ? resumeLevel(this.#maxInFlightBytes) : this.#maxInFlightBytes);
+      if (recordsFit && bytesFit) {
         this.#credit = this.#maxInFlight - buffered;
+        this.#byteCredit = this.#maxInFlightBytes - bufferedBytes;
         return true;
       }
       this.#post();
@@ -243,7 +292,11 @@ export class QueueHandler extends BaseHandler {
       return;
     }
     this.#posted = (this.#posted + size) | 0;
-    if (flow !== undefined) Atomics.store(flow, POSTED, this.#posted);
+    this.#postedBytes = (this.#postedBytes + batch.size) | 0;
+    if (flow !== undefined) {
+      Atomics.store(flow, POSTED_BYTES, this.#postedBytes);
+      Atomics.store(flow, POSTED, this.#posted);
+    }
     sendCounted(this.#connection.port, flow, batch, transfer);
   }
 
@@ -260,6 +313,22 @@ export class QueueHandler extends BaseHandler {
     }
   }
 
+  // A copy that keeps what the record was at the log call.
+  #hold(record: LogRecord) {
+    this.#held!.push(
+      new WorkerLogRecord({
+        msg: record.msg,
+        args: captureArgs(record.args),
+        level: record.level as LogLevel,
+        loggerName: record.loggerName,
+        datetime: record.datetime,
+        worker: this.#connection.name,
+        workerIndex: this.#connection.index,
+        seq: 0,
+      }),
+    );
+  }
+
   #hearsReplies(): boolean {
     return typeof (this.#connection.port as Partial<MessagePort>).addEventListener ===
       "function";
@@ -270,10 +339,25 @@ export class QueueHandler extends BaseHandler {
     if (message.kind === FLUSHED) {
       this.#flushes.get(message.id)?.();
       this.#flushes.delete(message.id);
+    } else if (message.kind === POST_NOW) {
+      this.flush();
     } else if (message.kind === CLOSING) {
       this.#closed = true;
+      this.#stopPostingOnExit();
       for (const resolve of this.#flushes.values()) resolve();
       this.#flushes.clear();
     }
   };
+
+  static {
+    holdUntilFormatter = (handler) => {
+      handler.#held = [];
+      return (formatter) => {
+        const held = handler.#held ?? [];
+        handler.#held = undefined;
+        handler.formatter = formatter;
+        for (const record of held) handler.handle(record);
+      };
+    };
+  }
 }

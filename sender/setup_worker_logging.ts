@@ -1,8 +1,11 @@
-import { type FormatterFunction, type LevelName, type LoggerConfig, setup } from "@std/log";
-import { CONNECT_KEY, type QueueConnection } from "../common/_wire.ts";
+import { type FormatterFunction, type LoggerConfig, setup } from "@std/log";
+import { sendCounted } from "../common/_flow.ts";
+import { checkBoolean, checkLevel, checkLoggers } from "../common/_options.ts";
+import { CONNECT_KEY, type QueueConnection, UNLISTED } from "../common/_wire.ts";
+import type { LoggingOptions } from "../common/logging_options.ts";
 import { ListenerStateError } from "../errors.ts";
 import { QueueHandler } from "./queue_handler.ts";
-import { checkLevel, checkLoggers } from "../common/_options.ts";
+import { routeUnlistedLoggers, stopRoutingUnlistedLoggers } from "./_unlisted_loggers.ts";
 import { workerScope } from "./_worker_scope.ts";
 
 /**
@@ -19,31 +22,18 @@ import { workerScope } from "./_worker_scope.ts";
  * };
  * ```
  */
-export interface WorkerLoggingOptions {
+export interface WorkerLoggingOptions extends LoggingOptions {
   /**
    * Where to send. Default: the connection `QueueListener.attach()` posts to
    * this worker, which this function waits for.
    */
   connection?: QueueConnection;
   /**
-   * Level of the default logger and of named loggers without their own.
-   * Default: the lowest level among the listener's handlers.
-   */
-  level?: LevelName;
-  /**
-   * Named loggers to route to the listener, e.g. `{ db: { level: "DEBUG" } }`.
-   * @std/log has no logger hierarchy: `getLogger("db")` for a name not
-   * listed here returns a logger without handlers, whose records vanish.
-   */
-  loggers?: Record<string, Pick<LoggerConfig, "level">>;
-  /**
    * Format records in this worker with this formatter and send finished
    * lines (the QueueHandler's `preformat`). Use it only with a formatter that
    * is a pure function of the record.
    */
   formatter?: FormatterFunction;
-  /** Records per batch. Default: 512. */
-  batchSize?: number;
   /**
    * Where the listener's connection arrives: the worker's global scope (the
    * default, for `listener.attach(worker)`), or a MessagePort whose other end
@@ -55,12 +45,15 @@ export interface WorkerLoggingOptions {
 }
 
 /**
- * Routes @std/log inside this worker to a {@linkcode QueueListener} on the
- * main thread: installs a {@linkcode QueueHandler} on the default logger and
- * on every logger named in `loggers`, and makes sure the batch being built is
- * posted when the worker fails with an uncaught error, calls `self.close()`,
- * or unloads. Call it first, before the worker sets `onmessage`; the main
- * thread calls `listener.attach(worker)`.
+ * Routes the @std/log package inside this worker to a
+ * {@linkcode QueueListener} on the main thread: installs a
+ * {@linkcode QueueHandler} on the default logger, on every logger named in
+ * `loggers` and (unless `routeUnlistedLoggers` is false) on every logger
+ * made later by `getLogger()` for a name nobody listed. The batch being
+ * built is posted when the worker fails with an uncaught error, calls
+ * `self.close()` or `Deno.exit()`, or unloads. The main thread calls
+ * `listener.attach(worker)`; the connection message it posts never reaches
+ * the worker's own `onmessage`.
  *
  * Resolves with the installed handler; `await handler.flush()` waits until
  * the listener has written everything logged so far.
@@ -81,6 +74,10 @@ export async function setupWorkerLogging(
 ): Promise<QueueHandler> {
   if (options.level !== undefined) checkLevel("level", options.level);
   const loggers = checkLoggers(options.loggers ?? {});
+  const routeUnlisted = checkBoolean(
+    "routeUnlistedLoggers",
+    options.routeUnlistedLoggers ?? true,
+  );
   const connection = options.connection ??
     await receiveConnection(options.source, options.signal);
   const handler = new QueueHandler("NOTSET", {
@@ -97,8 +94,32 @@ export async function setupWorkerLogging(
     routed[name] = { level: config.level ?? level, handlers: ["workerlog"] };
   }
   setup({ handlers: { workerlog: handler }, loggers: routed });
-  postPendingOnExit(handler);
+  if (routeUnlisted) {
+    const shared = connection.shared ? new Int32Array(connection.shared) : undefined;
+    routeUnlistedLoggers(
+      handler,
+      level,
+      (logger) => sendCounted(connection.port, shared, { kind: UNLISTED, logger, level }),
+    );
+  } else {
+    stopRoutingUnlistedLoggers();
+  }
   return handler;
+}
+
+// QueueListener.attach(worker) posts the connection on the worker's own
+// channel. Caught here from the moment this module is loaded, before any
+// code of the worker's can set `onmessage`, it never reaches that code.
+let attached: QueueConnection | undefined;
+let onAttached: ((connection: QueueConnection) => void) | undefined;
+if (workerScope() !== undefined) {
+  addEventListener("message", (event) => {
+    const connection = (event as MessageEvent).data?.[CONNECT_KEY];
+    if (connection === undefined) return;
+    event.stopImmediatePropagation();
+    if (onAttached) onAttached(connection);
+    else attached = connection;
+  });
 }
 
 function receiveConnection(
@@ -111,42 +132,36 @@ function receiveConnection(
         "which only reaches a Worker. On the main thread, log through listener.handler().",
     );
   }
-  const source: EventTarget = port ?? globalThis;
   signal?.throwIfAborted();
+  if (port === undefined && attached !== undefined) {
+    const connection = attached;
+    attached = undefined;
+    return Promise.resolve(connection);
+  }
   const { promise, resolve, reject } = Promise.withResolvers<QueueConnection>();
-  const onMessage = (event: Event) => {
-    const connection = (event as MessageEvent).data?.[CONNECT_KEY];
-    if (connection === undefined) return;
-    event.stopImmediatePropagation();
-    stopWaiting();
-    resolve(connection);
+  const onPortMessage = (event: MessageEvent) => {
+    const connection = event.data?.[CONNECT_KEY];
+    if (connection !== undefined) done(connection);
   };
   const onAbort = () => {
     stopWaiting();
     reject(signal?.reason);
   };
+  const done = (connection: QueueConnection) => {
+    stopWaiting();
+    resolve(connection);
+  };
   const stopWaiting = () => {
-    source.removeEventListener("message", onMessage);
+    onAttached = undefined;
+    port?.removeEventListener("message", onPortMessage);
     signal?.removeEventListener("abort", onAbort);
   };
-  source.addEventListener("message", onMessage);
-  port?.start();
+  if (port) {
+    port.addEventListener("message", onPortMessage);
+    port.start();
+  } else {
+    onAttached = done;
+  }
   signal?.addEventListener("abort", onAbort, { once: true });
   return promise;
-}
-
-// A worker that dies or closes loses whatever it has not posted: post the
-// batch being built on every way out that still runs code.
-function postPendingOnExit(handler: QueueHandler) {
-  const postPending = () => handler.destroy();
-  globalThis.addEventListener("error", postPending);
-  globalThis.addEventListener("unhandledrejection", postPending);
-  globalThis.addEventListener("unload", postPending);
-  const scope = workerScope();
-  if (scope === undefined) return;
-  const close = scope.close;
-  scope.close = () => {
-    postPending();
-    close.call(scope);
-  };
 }

@@ -1,45 +1,61 @@
 /**
- * The module every worker started by spawn() runs: it routes @std/log to the
- * listener, imports the user's module, calls its default export, and reports
- * the result or the failure to spawn() on the Worker's own channel.
+ * The module every worker started by spawn() runs: it routes the @std/log
+ * package to the listener, imports the user's module, calls its default
+ * export, and reports the result or the failure to spawn().
+ *
+ * spawn.ts imports this module too, so that it is part of the program's
+ * module graph (`deno cache`, `deno compile`); it does something only as the
+ * main module of a worker.
  *
  * @module
  */
 import { describeError } from "../errors.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
-import type { QueueHandler } from "../sender/queue_handler.ts";
-import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
+import { holdUntilFormatter, type QueueHandler } from "../sender/queue_handler.ts";
 import { setupWorkerLogging } from "../sender/setup_worker_logging.ts";
+import { reportEndings, type WorkerEnding } from "../sender/_exit_hooks.ts";
+import { workerScope } from "../sender/_worker_scope.ts";
+import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
+import { START_KEY } from "./_control.ts";
 import type { WorkerContext } from "./spawn.ts";
-import { type WorkerScope, workerScope } from "../sender/_worker_scope.ts";
 
-const scope: WorkerScope = workerScope()!;
-const aborter = new AbortController();
-let failureReported = false;
-
-scope.onmessage = (event: MessageEvent<ToWorker>) => {
-  const message = event.data;
-  if (message.kind === "start") run(message);
-  else if (message.kind === "abort") {
-    aborter.abort(new DOMException(message.reason.message, "AbortError"));
-  }
-};
+if (import.meta.main && workerScope() !== undefined) {
+  const onStart = (event: Event) => {
+    const start = (event as MessageEvent).data?.[START_KEY] as StartMessage | undefined;
+    if (start === undefined) return;
+    event.stopImmediatePropagation();
+    removeEventListener("message", onStart);
+    run(start);
+  };
+  addEventListener("message", onStart);
+}
 
 async function run(start: StartMessage) {
+  const { control } = start;
+  const aborter = new AbortController();
+  control.onmessage = (event: MessageEvent<ToWorker>) => {
+    aborter.abort(new DOMException(event.data.reason.message, "AbortError"));
+  };
+  let reported = false;
+  const report = (message: FromWorker) => {
+    if (reported) return;
+    reported = true;
+    control.postMessage(message);
+  };
   let handler: QueueHandler | undefined;
+  let releaseHeld: ((formatter: typeof textFormatter) => void) | undefined;
   try {
     handler = await setupWorkerLogging({
+      ...start.logging,
       connection: start.connection,
-      level: start.level,
-      loggers: start.loggers,
       ...(start.preformat ? { formatter: textFormatter } : {}),
-      ...(start.batchSize === undefined ? {} : { batchSize: start.batchSize }),
     });
-    reportEarlyExits(start.name);
+    // The module's own formatter is known only once it has loaded; records
+    // logged while it loads wait for it, so that one formatter formats all.
+    if (start.preformat) releaseHeld = holdUntilFormatter(handler);
+    reportEndings((ending) => reportEnding(ending, start.name, report));
     const module = await importModule(start.module);
-    if (start.preformat && typeof module.formatter === "function") {
-      handler.formatter = module.formatter;
-    }
+    releaseHeld?.(typeof module.formatter === "function" ? module.formatter : textFormatter);
     const context: WorkerContext = {
       index: start.index,
       count: start.count,
@@ -47,12 +63,42 @@ async function run(start: StartMessage) {
       args: start.args,
       signal: aborter.signal,
     };
+    control.postMessage({ kind: "ready" } satisfies FromWorker);
     const value = await module.default(context);
     handler.destroy();
-    send({ kind: "done", value }, start.module);
+    sendResult(value, start.module, report);
   } catch (error) {
+    releaseHeld?.(textFormatter);
     handler?.destroy();
-    reportFailure(error);
+    report({ kind: "failed", error: describeError(error) });
+  }
+}
+
+// Ways a worker can end before its function returns. Each is reported so
+// that spawn() does not wait for a result that will never come; the exit
+// hooks have posted the last batch by then. Uncaught errors are handled here
+// (the worker is terminated once its records are written), so they reach
+// the caller once, as a WorkerError with the stack.
+function reportEnding(ending: WorkerEnding, name: string, report: (m: FromWorker) => void) {
+  switch (ending.kind) {
+    case "error":
+      ending.event.preventDefault();
+      report({ kind: "failed", error: describeError(ending.error) });
+      break;
+    case "close":
+      report({
+        kind: "failed",
+        error: describeError(
+          new Error(
+            `${name} called self.close() before its function returned; ` +
+              `return from the default export to end a spawned worker.`,
+          ),
+        ),
+      });
+      break;
+    case "exit":
+      report({ kind: "exited", code: ending.code });
+      break;
   }
 }
 
@@ -74,46 +120,20 @@ async function importModule(url: string) {
   return module;
 }
 
-function send(message: FromWorker, module: string) {
+function sendResult(value: unknown, module: string, report: (m: FromWorker) => void) {
   try {
-    scope.postMessage(message);
+    structuredClone(value);
   } catch (error) {
-    reportFailure(
-      new TypeError(
-        `The value returned by the default export of ${module} cannot be sent to the main thread ` +
-          `(${describeError(error).message}). Return structured-cloneable data.`,
+    report({
+      kind: "failed",
+      error: describeError(
+        new TypeError(
+          `The value returned by the default export of ${module} cannot be sent to the main ` +
+            `thread (${describeError(error).message}). Return structured-cloneable data.`,
+        ),
       ),
-    );
+    });
+    return;
   }
-}
-
-function reportFailure(error: unknown) {
-  if (failureReported) return;
-  failureReported = true;
-  scope.postMessage({ kind: "failed", error: describeError(error) } satisfies FromWorker);
-}
-
-// Ways a worker can end before its function returns. Each is reported so
-// that spawn() does not wait for a result that will never come. Uncaught
-// errors are handled here (the worker is terminated once its records are
-// written), so they reach the caller once, as a WorkerError with the stack.
-function reportEarlyExits(name: string) {
-  globalThis.addEventListener("error", (event) => {
-    event.preventDefault();
-    reportFailure(event.error ?? event.message);
-  });
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    reportFailure(event.reason);
-  });
-  const close = scope.close;
-  scope.close = () => {
-    reportFailure(
-      new Error(
-        `${name} called self.close() before its function returned; ` +
-          `return from the default export to end a spawned worker.`,
-      ),
-    );
-    close.call(scope);
-  };
+  report({ kind: "done", value });
 }

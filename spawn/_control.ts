@@ -1,26 +1,31 @@
 /**
- * The messages between spawn() and the bootstrap of each worker it starts,
- * on the Worker's own channel (records travel on their own port).
+ * The messages between spawn() and the bootstrap of each worker it starts.
+ * The start message arrives on the Worker's own channel; everything after it
+ * travels on a MessagePort of its own, so the Worker's channel belongs to the
+ * application (records travel on a port of their own too).
  *
  * @module
  */
-import type { LevelName, LoggerConfig } from "@std/log";
 import type { QueueConnection } from "../common/_wire.ts";
+import type { LoggingOptions } from "../common/logging_options.ts";
 import type { ErrorDescription } from "../errors.ts";
+
+/** The key that marks spawn's start message on the Worker's own channel. */
+export const START_KEY = "workerlog:start";
 
 /** Main to worker: what to run and how to log. */
 export interface StartMessage {
-  kind: "start";
   module: string;
   index: number;
   count: number;
   name: string;
   args: unknown;
   connection: QueueConnection;
-  level: LevelName;
-  loggers: Record<string, Pick<LoggerConfig, "level">>;
+  /** spawn's logging options, as checked there. */
+  logging: LoggingOptions;
   preformat: boolean;
-  batchSize: number | undefined;
+  /** The control channel: ToWorker in, FromWorker out. */
+  control: MessagePort;
 }
 
 /** Main to worker: abort the signal the worker function was given. */
@@ -29,20 +34,16 @@ export interface AbortMessage {
   reason: ErrorDescription;
 }
 
-/** Worker to main: the worker function returned this value. */
-export interface DoneMessage {
-  kind: "done";
-  value: unknown;
-}
+/** Anything main posts to a spawned worker on the control channel. */
+export type ToWorker = AbortMessage;
 
-/** Worker to main: the worker failed with this error. */
-export interface FailedMessage {
-  kind: "failed";
-  error: ErrorDescription;
-}
-
-/** Anything main posts to a spawned worker. */
-export type ToWorker = StartMessage | AbortMessage;
-
-/** Anything a spawned worker posts to main. */
-export type FromWorker = DoneMessage | FailedMessage;
+/** Anything a spawned worker posts to main on the control channel. */
+export type FromWorker =
+  /** The module has loaded; the function is about to run. */
+  | { kind: "ready" }
+  /** The worker function returned this value. */
+  | { kind: "done"; value: unknown }
+  /** The worker failed with this error. */
+  | { kind: "failed"; error: ErrorDescription }
+  /** The worker called Deno.exit() with this code. */
+  | { kind: "exited"; code: number };

@@ -1,4 +1,6 @@
-import type { BaseHandler, LevelName, LoggerConfig } from "@std/log";
+import type { BaseHandler } from "@std/log";
+import { checkBoolean, checkLevel, checkLoggers, checkWholeNumber } from "../common/_options.ts";
+import type { LoggingOptions } from "../common/logging_options.ts";
 import {
   describeError,
   type ErrorDescription,
@@ -7,8 +9,9 @@ import {
   WorkerError,
 } from "../errors.ts";
 import { QueueListener, type QueueListenerOptions } from "../listener/queue_listener.ts";
-import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
-import { checkLevel, checkLoggers } from "../common/_options.ts";
+import { type FromWorker, START_KEY, type StartMessage, type ToWorker } from "./_control.ts";
+// Imported for its place in the module graph only: see the module's doc.
+import "./_bootstrap.ts";
 
 const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
 
@@ -39,7 +42,7 @@ export interface WorkerContext<A = unknown> {
   index: number;
   /** How many workers were spawned. */
   count: number;
-  /** This worker's name in records, "worker-<index>". */
+  /** This worker's name in records, e.g. "worker-2". */
   name: string;
   /** The `args` given to spawn(), structured-cloned. */
   args: A;
@@ -64,7 +67,7 @@ export interface WorkerContext<A = unknown> {
  * };
  * ```
  */
-export interface SpawnOptions<A = unknown> {
+export interface SpawnOptions<A = unknown> extends LoggingOptions {
   /** How many workers to start: a whole number of at least 1. */
   count: number;
   /** Passed to every worker's function as `args` (structured-cloned). */
@@ -76,42 +79,68 @@ export interface SpawnOptions<A = unknown> {
   handlers?: BaseHandler[];
   /** Options of the listener made from `handlers`. */
   listenerOptions?: QueueListenerOptions;
-  /** A started listener to send to; spawn() attaches and detaches, never stops it. */
+  /**
+   * A started listener to send to; spawn() attaches and detaches, never
+   * stops it. Several runs may share one listener at the same time.
+   */
   listener?: QueueListener;
   /**
-   * Level of each worker's default logger and of named loggers without
-   * their own. Default: the lowest level among the listener's handlers.
+   * The workers' names are `${name}-${index}`. Default "worker". When a run
+   * on the same listener already uses those names, this run's are
+   * `${name}#2-${index}` (or #3, ...), so records always say which run
+   * logged them.
    */
-  level?: LevelName;
-  /**
-   * Named loggers to route to the listener, e.g. `{ db: { level: "DEBUG" } }`.
-   * @std/log has no hierarchy: a name not listed here gets a logger with no
-   * handlers, and its records vanish.
-   */
-  loggers?: Record<string, Pick<LoggerConfig, "level">>;
+  name?: string;
   /**
    * Format records in the workers and send finished lines (see README,
    * "Formatting in the workers"). The formatter is the worker module's
    * `formatter` export, or `textFormatter` when it has none. Default: false.
    */
   preformat?: boolean;
-  /** Records per batch. Default: 512. */
-  batchSize?: number;
+  /**
+   * Receives what the workers post with `self.postMessage()`: the Worker's
+   * own channel belongs to the application. Without it such messages are
+   * ignored, with one warning per run.
+   */
+  onMessage?: (data: unknown, index: number) => void;
   /** Aborting it terminates the workers, writes what they sent, and rejects. */
   signal?: AbortSignal;
+}
+
+/**
+ * What {@linkcode spawn} returns: the promise of the workers' results, which
+ * can also send messages to the running workers.
+ *
+ * @example Tell worker 0 to go on
+ * ```ts ignore
+ * import { spawn } from "@workerlog/workerlog";
+ *
+ * const run = spawn(new URL("./worker.ts", import.meta.url), { count: 2, handlers: [] });
+ * run.postMessage(0, { go: true }); // arrives at the worker's self.onmessage
+ * const results = await run;
+ * ```
+ */
+export interface SpawnRun<R> extends Promise<R[]> {
+  /**
+   * Posts `message` to worker `index`'s global scope (`self.onmessage`),
+   * once its module has loaded. Ignored once that worker has ended.
+   */
+  postMessage(index: number, message: unknown, transfer?: Transferable[]): void;
 }
 
 /**
  * Starts `count` module workers that all log to one listener, runs the
  * default export of `module` in each with a {@linkcode WorkerContext}, and
  * resolves with their return values in index order once every worker has
- * finished and every record it sent has been written: Python's
- * `mp.spawn(fn, args, nprocs)` for Deno.
+ * finished and every record it sent has been written: PyTorch's
+ * `torch.multiprocessing.spawn(fn, args, nprocs)` for Deno.
  *
- * If a worker throws, dies of an uncaught error, or cannot load its module,
- * the others are aborted and terminated and spawn() rejects with a
- * {@linkcode WorkerError} naming it, after writing everything it sent. Bad
- * options fail before any worker starts: a missing module
+ * If a worker throws, dies of an uncaught error, calls `self.close()` or
+ * `Deno.exit()` with a code other than 0, or cannot load its module, the
+ * others are aborted and terminated and spawn() rejects with a
+ * {@linkcode WorkerError} naming it, after writing everything it sent. A
+ * worker that calls `Deno.exit(0)` has finished: its result is `undefined`.
+ * Bad options fail before any worker starts: a missing module
  * ({@linkcode ModuleNotFoundError}), an unwritable log file
  * (`HandlerSetupError`), an unknown level or a bad count
  * ({@linkcode InvalidOptionError}).
@@ -141,9 +170,20 @@ export interface SpawnOptions<A = unknown> {
  * }
  * ```
  */
-export async function spawn<R = unknown, A = unknown>(
+export function spawn<R = unknown, A = unknown>(
   module: string | URL,
   options: SpawnOptions<A>,
+): SpawnRun<R> {
+  const mailboxes: Mailbox[] = [];
+  const run = runAll<R, A>(module, options, mailboxes) as SpawnRun<R>;
+  run.postMessage = (index, message, transfer = []) => mailboxes[index]?.post(message, transfer);
+  return run;
+}
+
+async function runAll<R, A>(
+  module: string | URL,
+  options: SpawnOptions<A>,
+  mailboxes: Mailbox[],
 ): Promise<R[]> {
   const plan = await planRun(module, options);
   const listener = options.listener ??
@@ -151,7 +191,7 @@ export async function spawn<R = unknown, A = unknown>(
   const owned = options.listener === undefined;
   if (owned) listener.start();
   try {
-    return await runWorkers<R>(listener, plan);
+    return await runWorkers<R>(listener, plan, mailboxes);
   } finally {
     if (owned) await listener.stop();
   }
@@ -161,10 +201,10 @@ interface Plan {
   module: string;
   count: number;
   args: unknown;
-  level: LevelName | undefined;
-  loggers: Record<string, Pick<LoggerConfig, "level">>;
+  logging: LoggingOptions;
+  name: string;
   preformat: boolean;
-  batchSize: number | undefined;
+  onMessage: ((data: unknown, index: number) => void) | undefined;
   signal: AbortSignal | undefined;
 }
 
@@ -176,10 +216,8 @@ async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promi
       "an object such as { count: 4, handlers: [...] }",
     );
   }
-  const { count } = options;
-  if (!Number.isInteger(count) || count < 1) {
-    throw new InvalidOptionError("count", count, "a whole number of at least 1, e.g. { count: 4 }");
-  }
+  options.signal?.throwIfAborted();
+  const count = checkWholeNumber("count", options.count);
   if ((options.handlers === undefined) === (options.listener === undefined)) {
     throw new InvalidOptionError(
       "handlers/listener",
@@ -190,26 +228,41 @@ async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promi
   if (options.listener !== undefined && !(options.listener instanceof QueueListener)) {
     throw new InvalidOptionError("listener", options.listener, "a QueueListener");
   }
-  if (options.level !== undefined) checkLevel("level", options.level);
-  const loggers = checkLoggers(options.loggers ?? {});
-  if (
-    options.batchSize !== undefined &&
-    (!Number.isInteger(options.batchSize) || options.batchSize < 1)
-  ) {
-    throw new InvalidOptionError("batchSize", options.batchSize, "a whole number of at least 1");
+  if (options.onMessage !== undefined && typeof options.onMessage !== "function") {
+    throw new InvalidOptionError("onMessage", options.onMessage, "a function (data, index) => {}");
+  }
+  const name = options.name ?? "worker";
+  if (typeof name !== "string" || name === "" || name.includes("#")) {
+    throw new InvalidOptionError("name", name, 'a non-empty name without "#", e.g. "indexer"');
   }
   checkCloneable(options.args);
-  options.signal?.throwIfAborted();
-  return {
+  const plan: Plan = {
     module: await checkModule(module),
     count,
     args: options.args,
-    level: options.level,
-    loggers,
-    preformat: options.preformat ?? false,
-    batchSize: options.batchSize,
+    logging: checkLogging(options),
+    name,
+    preformat: checkBoolean("preformat", options.preformat ?? false),
+    onMessage: options.onMessage,
     signal: options.signal,
   };
+  options.signal?.throwIfAborted();
+  return plan;
+}
+
+function checkLogging(options: LoggingOptions): LoggingOptions {
+  const logging: LoggingOptions = { loggers: checkLoggers(options.loggers ?? {}) };
+  if (options.level !== undefined) logging.level = checkLevel("level", options.level);
+  if (options.batchSize !== undefined) {
+    logging.batchSize = checkWholeNumber("batchSize", options.batchSize);
+  }
+  if (options.routeUnlistedLoggers !== undefined) {
+    logging.routeUnlistedLoggers = checkBoolean(
+      "routeUnlistedLoggers",
+      options.routeUnlistedLoggers,
+    );
+  }
+  return logging;
 }
 
 function checkCloneable(args: unknown) {
@@ -258,6 +311,15 @@ function toModuleUrl(module: string | URL): URL {
   return new URL(encodeURI(module.replaceAll("\\", "/")), base);
 }
 
+/** The names of one run's workers: `${name}-${index}`, or `${name}#k-${index}` when taken. */
+function workerNames(listener: QueueListener, plan: Plan): string[] {
+  for (let run = 1;; run++) {
+    const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;
+    const names = Array.from({ length: plan.count }, (_, index) => `${prefix}-${index}`);
+    if (names.every((name) => listener.isNameFree(name))) return names;
+  }
+}
+
 type Outcome =
   | { kind: "done"; value: unknown }
   | { kind: "failed"; error: ErrorDescription; fromWorker: boolean }
@@ -271,7 +333,37 @@ interface RunningWorker {
   abort(reason: unknown): void;
 }
 
-async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> {
+/**
+ * Messages from the main thread to one worker's global scope, held until
+ * its module has loaded (so its `onmessage` is set) and dropped once it has
+ * ended.
+ */
+class Mailbox {
+  #worker: Worker | undefined;
+  #held: [unknown, Transferable[]][] | undefined = [];
+
+  post(message: unknown, transfer: Transferable[]) {
+    if (this.#held) this.#held.push([message, transfer]);
+    else this.#worker?.postMessage(message, transfer);
+  }
+
+  open(worker: Worker) {
+    this.#worker = worker;
+    for (const [message, transfer] of this.#held ?? []) worker.postMessage(message, transfer);
+    this.#held = undefined;
+  }
+
+  close() {
+    this.#worker = undefined;
+    this.#held = undefined;
+  }
+}
+
+async function runWorkers<R>(
+  listener: QueueListener,
+  plan: Plan,
+  mailboxes: Mailbox[],
+): Promise<R[]> {
   const failed: number[] = [];
   const workers: RunningWorker[] = [];
   const abortAll = (reason: unknown) => workers.forEach((worker) => worker.abort(reason));
@@ -280,9 +372,14 @@ async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> 
     abortAll(error);
   };
   const onAbort = () => abortAll(plan.signal?.reason);
+  const names = workerNames(listener, plan);
+  const onMessage = plan.onMessage ?? warnOnce(names[0]);
   try {
     for (let index = 0; index < plan.count; index++) {
-      workers.push(startWorker(listener, plan, index, onFailure));
+      mailboxes[index] = new Mailbox();
+      workers.push(
+        startWorker(listener, plan, index, names[index], onFailure, onMessage, mailboxes[index]),
+      );
     }
   } catch (error) {
     // Starting one failed (e.g. no permission to read the bootstrap): the
@@ -292,6 +389,8 @@ async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> 
     throw error;
   }
   plan.signal?.addEventListener("abort", onAbort, { once: true });
+  // A listener added to a signal that is already aborted never fires.
+  if (plan.signal?.aborted) onAbort();
   try {
     const outcomes = await Promise.all(workers.map((worker) => worker.finished));
     plan.signal?.throwIfAborted();
@@ -306,13 +405,29 @@ async function runWorkers<R>(listener: QueueListener, plan: Plan): Promise<R[]> 
   }
 }
 
+function warnOnce(firstName: string): (data: unknown, index: number) => void {
+  let warned = false;
+  return (_data, index) => {
+    if (warned) return;
+    warned = true;
+    console.warn(
+      `workerlog: a spawned worker (index ${index}, of the run starting with ${firstName}) ` +
+        `posted a message with self.postMessage(), and spawn() has no onMessage option; it was ` +
+        `ignored (and so will be the rest of this run's). Pass onMessage: (data, index) => ... ` +
+        `to receive them.`,
+    );
+  };
+}
+
 function startWorker(
   listener: QueueListener,
   plan: Plan,
   index: number,
+  name: string,
   onFailure: (index: number, error: WorkerError) => void,
+  onMessage: (data: unknown, index: number) => void,
+  mailbox: Mailbox,
 ): RunningWorker {
-  const name = `worker-${index}`;
   const connection = listener.connect({ name, index });
   let worker: Worker;
   try {
@@ -337,11 +452,34 @@ function startWorker(
     ended.resolve();
   };
 
-  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+  const control = new MessageChannel();
+  control.port1.onmessage = (event: MessageEvent<FromWorker>) => {
     const message = event.data;
-    if (message.kind === "done") settle({ kind: "done", value: message.value });
-    else settle({ kind: "failed", error: message.error, fromWorker: true });
+    switch (message.kind) {
+      case "ready":
+        mailbox.open(worker);
+        break;
+      case "done":
+        settle({ kind: "done", value: message.value });
+        break;
+      case "failed":
+        settle({ kind: "failed", error: message.error, fromWorker: true });
+        break;
+      case "exited":
+        settle(
+          message.code === 0 ? { kind: "done", value: undefined } : {
+            kind: "failed",
+            error: {
+              name: "Error",
+              message: `${name} called Deno.exit(${message.code}) before its function returned`,
+            },
+            fromWorker: true,
+          },
+        );
+        break;
+    }
   };
+  worker.onmessage = (event) => onMessage(event.data, index);
   worker.onerror = (event) => {
     event.preventDefault();
     settle({
@@ -362,23 +500,23 @@ function startWorker(
     });
 
   const start: StartMessage = {
-    kind: "start",
     module: plan.module,
     index,
     count: plan.count,
     name,
     args: plan.args,
     connection,
-    level: plan.level ?? listener.lowestLevel,
-    loggers: plan.loggers,
+    logging: plan.logging,
     preformat: plan.preformat,
-    batchSize: plan.batchSize,
+    control: control.port2,
   };
-  worker.postMessage(start, [connection.port as MessagePort]);
+  worker.postMessage({ [START_KEY]: start }, [connection.port as MessagePort, control.port2]);
 
   const finished = ended.promise.then(async () => {
+    mailbox.close();
     worker.terminate();
     await listener.detach(name);
+    control.port1.close();
     // Read only now: while the records were written, the worker's own report
     // of a failure, with its stack, has had time to replace an error event's.
     return outcome!;
@@ -389,11 +527,8 @@ function startWorker(
     finished,
     abort(reason) {
       if (outcome !== undefined) return;
-      try {
-        worker.postMessage({ kind: "abort", reason: describeError(reason) } satisfies ToWorker);
-      } catch {
-        // The worker is gone already; terminating it below is all there is to do.
-      }
+      const message: ToWorker = { kind: "abort", reason: describeError(reason) };
+      control.port1.postMessage(message);
       setTimeout(() => settle({ kind: "aborted" }), ABORT_GRACE_MS);
     },
   };
