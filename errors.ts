@@ -118,12 +118,17 @@ export class HandlerError extends WorkerlogError {
   /** Which handler failed, with its file where it has one. */
   readonly handler: string;
 
-  /** Builds the error for the handler (described) and what it threw. */
+  /**
+   * Builds the error for the handler (described) and what it threw. A
+   * workerlog error as the cause (a sink's own report) already says what to
+   * do, so its message is kept as it is.
+   */
   constructor(handler: string, cause: unknown) {
     super(
-      `${handler} failed: ${describe(cause)}. ` +
-        `The other handlers keep receiving records; fix the cause (disk space, permissions, a deleted directory) ` +
-        `or remove the handler.`,
+      cause instanceof WorkerlogError
+        ? `${handler}: ${cause.message}`
+        : `${handler} failed: ${describe(cause)}. The other handlers keep receiving records; ` +
+          `fix the cause (disk space, permissions, a deleted directory) or remove the handler.`,
       { cause },
     );
     this.handler = handler;
@@ -210,6 +215,83 @@ export class WorkerError extends WorkerlogError {
  * ```
  */
 export class ListenerStateError extends WorkerlogError {}
+
+/**
+ * A handler that forwards records over the network (`SyslogHandler`,
+ * `OtlpHandler`) could not deliver some of them, or found its receiver gone.
+ * Reported through the listener's `onError` (or the handler's own `onError`)
+ * once per episode; the message says what happened to the records and what
+ * to do.
+ *
+ * @example
+ * ```ts
+ * import { ForwardingError } from "@workerlog/workerlog";
+ *
+ * const error = new ForwardingError("tcp://127.0.0.1:514", "The receiver is down.");
+ * console.log(error.target); // tcp://127.0.0.1:514
+ * ```
+ */
+export class ForwardingError extends WorkerlogError {
+  /** Where the handler sends: a syslog address or an OTLP endpoint. */
+  readonly target: string;
+
+  /** Builds the error; `message` says what happened and what to do. */
+  constructor(target: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.target = target;
+  }
+}
+
+/** What went wrong, for code that tells the faults apart. */
+export type OtlpFault =
+  | "unavailable"
+  | "failed"
+  | "rejected"
+  | "queue-full"
+  | "undelivered"
+  | "environment";
+
+/**
+ * An OtlpHandler could not deliver, or the receiver refused, some records.
+ * Reported through the listener's `onError` (or the handler's own `onError`)
+ * once per episode: once when the receiver goes away, again only after a
+ * request has succeeded in between. The message says how many records it
+ * concerns and what to do.
+ *
+ * @example Tell an unreachable collector from a refused payload
+ * ```ts
+ * import { OtlpExportError } from "@workerlog/workerlog";
+ *
+ * const error = new OtlpExportError("failed", "http://localhost:4318/v1/logs", 1024, "Dropped.", 401);
+ * console.log(error.fault, error.status, error.records); // failed 401 1024
+ * ```
+ */
+export class OtlpExportError extends ForwardingError {
+  /** What kind of fault. */
+  readonly fault: OtlpFault;
+  /** The logs endpoint the handler sends to. */
+  readonly endpoint: string;
+  /** How many records it concerns (0 where that is not known yet). */
+  readonly records: number;
+  /** The HTTP status, when the receiver answered. */
+  readonly status: number | undefined;
+
+  /** Builds the error; `message` says what happened and what to do. */
+  constructor(
+    fault: OtlpFault,
+    endpoint: string,
+    records: number,
+    message: string,
+    status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(endpoint, message, options);
+    this.fault = fault;
+    this.endpoint = endpoint;
+    this.records = records;
+    this.status = status;
+  }
+}
 
 /**
  * An error as it crosses threads: plain fields only.

@@ -26,6 +26,19 @@ export { QueueHandler, type QueueHandlerOptions } from "./sender/queue_handler.t
 export { setupWorkerLogging, type WorkerLoggingOptions } from "./sender/setup_worker_logging.ts";
 export { BatchFileHandler, type BatchFileHandlerOptions } from "./sinks/batch_file_handler.ts";
 export {
+  type SyslogFacility,
+  SyslogHandler,
+  type SyslogHandlerOptions,
+  type SyslogStats,
+  type SyslogTransport,
+} from "./sinks/syslog_handler.ts";
+export {
+  type AttributeValue,
+  OtlpHandler,
+  type OtlpHandlerOptions,
+  type OtlpHandlerStats,
+} from "./sinks/otlp_handler.ts";
+export {
   type ConnectOptions,
   type ListenerStats,
   type OverflowPolicy,
@@ -44,12 +57,15 @@ export type { QueueConnection } from "./common/_wire.ts";
 export type { PostTarget } from "./common/_flow.ts";
 export {
   type ErrorDescription,
+  ForwardingError,
   HandlerError,
   HandlerSetupError,
   InvalidOptionError,
   ListenerStateError,
   LogFileReplacedError,
   ModuleNotFoundError,
+  OtlpExportError,
+  type OtlpFault,
   WorkerError,
   WorkerlogError,
 } from "./errors.ts";

@@ -26,8 +26,14 @@ export const CLOSED = 5;
 export const POSTED_BYTES = 6;
 /** Bytes the listener has handled (listener writes). */
 export const HANDLED_BYTES = 7;
+/**
+ * Times the listener asked for the batch being built (listener writes). It
+ * asks with a message too, but a sender busy in a synchronous loop reads no
+ * messages; it reads this at every log call.
+ */
+export const POST_REQUESTS = 8;
 
-const SLOTS = 8;
+const SLOTS = 9;
 
 /**
  * What a sender does when what it has in flight reaches a cap: "block"

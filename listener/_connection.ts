@@ -12,6 +12,7 @@ import {
   DROPPED,
   HANDLED,
   HANDLED_BYTES,
+  POST_REQUESTS,
   POSTED,
   POSTED_BYTES,
   REJECTED,
@@ -189,12 +190,13 @@ export class Connection {
   /**
    * Asks the sender to post the batch it is building now; resolves once it
    * has (it answers with a flush), or at once for a sender on this thread.
-   * A sender busy in a synchronous loop answers only when it yields.
+   * A sender busy in a synchronous loop answers at its next log call.
    */
   requestPost(): Promise<void> {
     if (this.#link === undefined) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#postRequests.push(resolve);
+    Atomics.add(this.#link.flow, POST_REQUESTS, 1);
     this.#link.reply({ kind: POST_NOW });
     return promise;
   }

@@ -12,6 +12,7 @@ import {
   HANDLED,
   HANDLED_BYTES,
   type OverflowPolicy,
+  POST_REQUESTS,
   POSTED,
   POSTED_BYTES,
   REJECTED,
@@ -137,6 +138,7 @@ export class QueueHandler extends BaseHandler {
   #credit = 0;
   #byteCredit = 0;
   #postQueued = false;
+  #postRequestsSeen = 0;
   #flushIds = 0;
   #flushes = new Map<number, () => void>();
   #closed = false;
@@ -231,12 +233,26 @@ export class QueueHandler extends BaseHandler {
   #afterAdd(size: number) {
     this.#credit--;
     this.#byteCredit -= size;
-    if (this.#batch.size >= this.batchSize || this.#batch.bytes >= MAX_BATCH_BYTES) {
+    if (this.#postRequested()) {
+      this.flush();
+    } else if (this.#batch.size >= this.batchSize || this.#batch.bytes >= MAX_BATCH_BYTES) {
       this.#post();
     } else if (!this.#postQueued) {
       this.#postQueued = true;
       queueMicrotask(this.#postQueuedBatch);
     }
+  }
+
+  // Whether the listener has asked for the batch since this last looked:
+  // the program is ending on a signal. A worker in a synchronous loop never
+  // reads the POST_NOW message, so every log call reads the shared counter.
+  #postRequested(): boolean {
+    const flow = this.#flow;
+    if (flow === undefined) return false;
+    const requests = Atomics.load(flow, POST_REQUESTS);
+    if (requests === this.#postRequestsSeen) return false;
+    this.#postRequestsSeen = requests;
+    return true;
   }
 
   #postQueuedBatch = () => {
@@ -340,6 +356,9 @@ export class QueueHandler extends BaseHandler {
       this.#flushes.get(message.id)?.();
       this.#flushes.delete(message.id);
     } else if (message.kind === POST_NOW) {
+      if (this.#flow !== undefined) {
+        this.#postRequestsSeen = Atomics.load(this.#flow, POST_REQUESTS);
+      }
       this.flush();
     } else if (message.kind === CLOSING) {
       this.#closed = true;

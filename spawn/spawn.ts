@@ -176,7 +176,10 @@ export function spawn<R = unknown, A = unknown>(
 ): SpawnRun<R> {
   const mailboxes: Mailbox[] = [];
   const run = runAll<R, A>(module, options, mailboxes) as SpawnRun<R>;
-  run.postMessage = (index, message, transfer = []) => mailboxes[index]?.post(message, transfer);
+  // Messages may be posted before the run has checked its options and
+  // started the workers: each index gets its mailbox on first use.
+  run.postMessage = (index, message, transfer = []) =>
+    (mailboxes[index] ??= new Mailbox()).post(message, transfer);
   return run;
 }
 
@@ -376,10 +379,8 @@ async function runWorkers<R>(
   const onMessage = plan.onMessage ?? warnOnce(names[0]);
   try {
     for (let index = 0; index < plan.count; index++) {
-      mailboxes[index] = new Mailbox();
-      workers.push(
-        startWorker(listener, plan, index, names[index], onFailure, onMessage, mailboxes[index]),
-      );
+      const mailbox = mailboxes[index] ??= new Mailbox();
+      workers.push(startWorker(listener, plan, index, names[index], onFailure, onMessage, mailbox));
     }
   } catch (error) {
     // Starting one failed (e.g. no permission to read the bootstrap): the

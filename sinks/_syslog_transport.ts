@@ -1,0 +1,265 @@
+// The connections a SyslogHandler sends over: TCP and TLS streams with
+// RFC 6587 octet counting ("<bytes> <message>"), and UDP datagrams
+// (RFC 5426, one message each). RELP is in _relp.ts.
+import { createSocket, type Socket } from "node:dgram";
+import type { ForwardingBuffer } from "./_forwarding_buffer.ts";
+
+/** Where to connect, and how long to try. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  /** PEM CA certificates for TLS; the system's roots when absent. */
+  caCerts?: string[];
+}
+
+/** What a link tells its handler, from its read side. */
+export interface LinkEvents {
+  /** Something changed (an acknowledgement, the peer going away): look again. */
+  wake(): void;
+}
+
+/** One connection to the receiver, as the handler's writer uses it. */
+export interface Link {
+  /** Set once the link is broken (peer closed, read or write error); it is then closed. */
+  readonly failure: Error | undefined;
+  /** Whether `send()` may be called now (RELP: the window has room). */
+  readonly ready: boolean;
+  /** Whether the receiver acknowledges: then messages are released on acks, not on `send()`. */
+  readonly acknowledges: boolean;
+  /**
+   * Sends some unsent messages from `buffer` (as many as one write holds)
+   * and moves its cursor past them; returns how many. Throws when the
+   * connection fails (they stay unsent then).
+   */
+  send(buffer: ForwardingBuffer): Promise<number>;
+  /** Ends the session politely where the protocol has a way (RELP), within `deadline` (epoch ms). */
+  end(deadline: number): Promise<void>;
+  /** Closes at once. Idempotent. */
+  close(): void;
+}
+
+/** Connects TCP or TLS, giving up after `connectTimeoutMs`. */
+export async function connectStream(endpoint: Endpoint, tls: boolean): Promise<Deno.Conn> {
+  const connecting = tls
+    ? Deno.connectTls({ hostname: endpoint.host, port: endpoint.port, caCerts: endpoint.caCerts })
+    : Deno.connect({ hostname: endpoint.host, port: endpoint.port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no connection within ${endpoint.connectTimeoutMs} ms`)),
+      endpoint.connectTimeoutMs,
+    );
+    Deno.unrefTimer(timer!);
+  });
+  try {
+    const conn = await Promise.race([connecting, timeout]);
+    if (tls) await (conn as Deno.TlsConn).handshake();
+    if (!tls) (conn as Deno.TcpConn).setNoDelay(true);
+    // An idle connection must not keep a finished program alive; pending
+    // reads are all it would hold, writes are short.
+    conn.unref();
+    return conn;
+  } catch (error) {
+    // A connection that arrives after the timeout is closed, not leaked.
+    connecting.then((conn) => conn.close(), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes all of `bytes`, however many calls that takes. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** The most bytes of frames put into one write. */
+export const WRITE_BYTES = 256 * 1024;
+
+/**
+ * Encodes frames for the next `count` unsent messages of `buffer`, each as
+ * `header(k) + message + trailer`, into one reused byte array. Headers and
+ * trailers are ASCII, and the buffer knows each message's UTF-8 size, so
+ * the total is exact before encoding, and the whole batch is one string
+ * encoded once.
+ */
+export class FrameEncoder {
+  #bytes = new Uint8Array(WRITE_BYTES + 64);
+  readonly #encoder = new TextEncoder();
+
+  encode(
+    buffer: ForwardingBuffer,
+    maxCount: number,
+    header: (k: number, bytes: number) => string,
+    trailer: string,
+  ): { frames: Uint8Array; count: number } {
+    let text = "";
+    let total = 0;
+    let count = 0;
+    const limit = Math.min(maxCount, buffer.unsent);
+    while (count < limit) {
+      const size = buffer.unsentBytes(count);
+      const head = header(count, size);
+      const frame = head.length + size + trailer.length;
+      if (count > 0 && total + frame > WRITE_BYTES) break;
+      text += head + buffer.unsentMessage(count) + trailer;
+      total += frame;
+      count++;
+    }
+    if (total > this.#bytes.length) this.#bytes = new Uint8Array(total);
+    const { written } = this.#encoder.encodeInto(text, this.#bytes);
+    return { frames: this.#bytes.subarray(0, written), count };
+  }
+}
+
+/** A TCP or TLS connection with octet-counted framing (RFC 6587 section 3.4.1, RFC 5425). */
+export class StreamLink implements Link {
+  readonly acknowledges = false;
+  readonly ready = true;
+  #conn: Deno.Conn;
+  #failure: Error | undefined;
+  #closed = false;
+  readonly #events: LinkEvents;
+  readonly #encoder = new FrameEncoder();
+
+  constructor(conn: Deno.Conn, events: LinkEvents) {
+    this.#conn = conn;
+    this.#events = events;
+    this.#watch();
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  async send(buffer: ForwardingBuffer): Promise<number> {
+    const { frames, count } = this.#encoder.encode(
+      buffer,
+      Infinity,
+      (_, bytes) => `${bytes} `,
+      "",
+    );
+    try {
+      await writeAll(this.#conn, frames);
+    } catch (error) {
+      this.#fail(asError(error));
+      throw error;
+    }
+    buffer.markSent(count);
+    return count;
+  }
+
+  end(): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  // Syslog receivers never send on the stream; reading is how a peer that
+  // went away (rsyslog restarting) is noticed before the next write goes
+  // into a dead socket.
+  async #watch() {
+    const scratch = new Uint8Array(4_096);
+    try {
+      while ((await this.#conn.read(scratch)) !== null) { /* ignore what a receiver sends */ }
+      this.#fail(new Error("the receiver closed the connection"));
+    } catch (error) {
+      this.#fail(asError(error));
+    }
+  }
+
+  #fail(error: Error) {
+    if (this.#closed) return;
+    this.#failure ??= error;
+    this.close();
+    this.#events.wake();
+  }
+}
+
+/** UDP (RFC 5426): one datagram per message, on a connected socket. */
+export class UdpLink implements Link {
+  readonly acknowledges = false;
+  readonly ready = true;
+  #socket: Socket;
+  #failure: Error | undefined;
+  #closed = false;
+  readonly #events: LinkEvents;
+
+  private constructor(socket: Socket, events: LinkEvents) {
+    this.#socket = socket;
+    this.#events = events;
+    socket.on("error", (error: Error) => this.#fail(error));
+  }
+
+  /** Opens a socket connected to the endpoint (so ICMP errors are seen). */
+  static connect(endpoint: Endpoint, events: LinkEvents): Promise<UdpLink> {
+    const socket = createSocket(endpoint.host.includes(":") ? "udp6" : "udp4");
+    return new Promise((resolve, reject) => {
+      socket.once("error", reject);
+      socket.connect(endpoint.port, endpoint.host, () => {
+        socket.off("error", reject);
+        socket.unref();
+        resolve(new UdpLink(socket, events));
+      });
+    });
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  async send(buffer: ForwardingBuffer): Promise<number> {
+    const count = Math.min(buffer.unsent, 256);
+    const sends: Promise<void>[] = [];
+    for (let k = 0; k < count; k++) {
+      const message = buffer.unsentMessage(k);
+      sends.push(
+        new Promise((resolve, reject) =>
+          this.#socket.send(message, (error) => error ? reject(error) : resolve())
+        ),
+      );
+    }
+    try {
+      await Promise.all(sends);
+    } catch (error) {
+      this.#fail(asError(error));
+      throw error;
+    }
+    buffer.markSent(count);
+    return count;
+  }
+
+  end(): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#socket.close();
+    } catch { /* already closed */ }
+  }
+
+  #fail(error: Error) {
+    if (this.#closed) return;
+    this.#failure ??= error;
+    this.close();
+    this.#events.wake();
+  }
+}
+
+/** Anything thrown, as an Error. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,133 @@
+// Every way a spawned worker can end settles spawn() promptly and keeps
+// every record the worker logged.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { QueueListener, spawn, WorkerError } from "@workerlog/workerlog";
+import type { EndingArgs } from "./fixtures/ending_worker.ts";
+import { assertCompleteAndOrdered, fixture, jsonFile, readJsonLines, tempDir } from "./_helpers.ts";
+
+async function endRun(args: EndingArgs) {
+  const dir = await tempDir();
+  const file = dir.file("out.log");
+  const run = spawn(fixture("ending_worker.ts"), {
+    count: 1,
+    args,
+    handlers: [jsonFile(file)],
+  });
+  return { dir, file, run };
+}
+
+async function assertAllWritten(file: string, records: number) {
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, records, `all ${records} records logged before the end are written`);
+  const perWorker = Object.fromEntries(assertCompleteAndOrdered(lines));
+  assertEquals(perWorker, records === 0 ? {} : { "worker-0": records });
+}
+
+for (const records of [0, 200, 511, 512, 2_000]) {
+  Deno.test(`endings: self.close() after ${records} records keeps every one of them`, async () => {
+    const { dir, file, run } = await endRun({ records, how: "close" });
+    await using _ = dir;
+    await assertRejects(() => run, WorkerError, "called self.close() before its function returned");
+    await assertAllWritten(file, records);
+  });
+}
+
+for (const code of [3, 1]) {
+  Deno.test(`endings: Deno.exit(${code}) rejects with a WorkerError naming the code; nothing lost`, async () => {
+    const { dir, file, run } = await endRun({ records: 300, how: "exit", code });
+    await using _ = dir;
+    const error = await assertRejects(() => run, WorkerError);
+    assertStringIncludes(error.message, `called Deno.exit(${code})`);
+    assertEquals(error.index, 0);
+    await assertAllWritten(file, 300);
+  });
+}
+
+Deno.test("endings: Deno.exit(0) counts as finished, with undefined as its result", async () => {
+  const { dir, file, run } = await endRun({ records: 300, how: "exit", code: 0 });
+  await using _ = dir;
+  assertEquals(await run, [undefined]);
+  await assertAllWritten(file, 300);
+});
+
+for (const how of ["throw", "reject"] as const) {
+  for (const value of ["null-prototype", "toString-throws", "revoked-proxy"] as const) {
+    Deno.test(`endings: a ${how} of a value whose description throws (${value}) is reported`, async () => {
+      const { dir, file, run } = await endRun({ records: 300, how, value });
+      await using _ = dir;
+      const error = await assertRejects(() => run, WorkerError);
+      assertStringIncludes(error.message, "Worker 0 (worker-0) failed");
+      if (value === "null-prototype") assertStringIncludes(error.message, "no prototype");
+      await assertAllWritten(file, 300);
+    });
+  }
+}
+
+Deno.test("endings: an abort right after the call is not missed while spawn() checks its options", async () => {
+  await using dir = await tempDir();
+  const aborter = new AbortController();
+  const run = spawn(fixture("endless_worker.ts"), {
+    count: 2,
+    handlers: [jsonFile(dir.file("out.log"))],
+    signal: aborter.signal,
+  });
+  aborter.abort(new Error("stop at once"));
+  await assertRejects(() => run, Error, "stop at once");
+});
+
+Deno.test("endings: an abort whose reason has no prototype still reaches the workers", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const aborter = new AbortController();
+  const run = spawn(fixture("abort_aware_worker.ts"), {
+    count: 2,
+    handlers: [jsonFile(file)],
+    signal: aborter.signal,
+  });
+  setTimeout(() => aborter.abort(Object.assign(Object.create(null), { why: "shutdown" })), 300);
+  const reason = await run.then(() => undefined, (error) => error);
+  assertEquals(Object.getPrototypeOf(reason), null, "spawn rejects with the reason itself");
+  const lines = await readJsonLines(file);
+  const told = lines.filter((line) => line.msg.startsWith("aborted: "));
+  assertEquals(told.length, 2, "each worker was told, before it was terminated");
+  for (const line of told) assertStringIncludes(line.msg, "shutdown");
+});
+
+Deno.test("endings: two runs at once share one listener; records say which run logged them", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await using listener = new QueueListener([jsonFile(file)]).start();
+  const args = { records: 2_000, yieldEvery: 100 };
+  const [first, second] = await Promise.all([
+    spawn(fixture("count_worker.ts"), { count: 2, args, listener }),
+    spawn(fixture("count_worker.ts"), { count: 2, args, listener }),
+  ]);
+  assertEquals([first, second], [[2_000, 2_000], [2_000, 2_000]]);
+  // A run after those ended gets the plain names again.
+  await spawn(fixture("count_worker.ts"), { count: 1, args, listener, name: "again" });
+  await listener.stop();
+  const perWorker = assertCompleteAndOrdered(await readJsonLines(file));
+  assertEquals(Object.fromEntries(perWorker), {
+    "worker-0": 2_000,
+    "worker-1": 2_000,
+    "worker#2-0": 2_000,
+    "worker#2-1": 2_000,
+    "again-0": 2_000,
+  });
+});
+
+Deno.test("endings: a bad run name is refused up front", async () => {
+  for (const name of ["", "a#b", 7]) {
+    const error = await assertRejects(() =>
+      spawn(fixture("count_worker.ts"), { count: 1, handlers: [], name: name as string })
+    );
+    assertInstanceOf(error, Error);
+    assert(error.message.startsWith("Invalid option name"), error.message);
+  }
+});
