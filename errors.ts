@@ -242,7 +242,26 @@ export class ForwardingError extends WorkerlogError {
   }
 }
 
-/** What went wrong, for code that tells the faults apart. */
+/**
+ * What went wrong in an OtlpHandler, for code that tells the faults apart:
+ * the receiver is unreachable ("unavailable"), refused a batch ("failed"),
+ * rejected some records of one ("rejected"), the queue was full
+ * ("queue-full"), records were left when it closed ("undelivered"), or an
+ * environment variable could not be read ("environment").
+ *
+ * @example
+ * ```ts
+ * import { type OtlpFault, QueueListener } from "@workerlog/workerlog";
+ *
+ * const urgent: OtlpFault[] = ["queue-full", "undelivered"];
+ * const listener = new QueueListener([], {
+ *   onError: (error) => {
+ *     const fault = (error.cause as { fault?: OtlpFault }).fault;
+ *     if (fault && urgent.includes(fault)) console.error(error.message);
+ *   },
+ * });
+ * ```
+ */
 export type OtlpFault =
   | "unavailable"
   | "failed"

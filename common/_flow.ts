@@ -33,7 +33,14 @@ export const HANDLED_BYTES = 7;
  */
 export const POST_REQUESTS = 8;
 
-const SLOTS = 9;
+/**
+ * Non-zero while the sender sleeps at a cap (sender writes). The listener
+ * wakes it only then: a wake costs a system call, and most batches find
+ * nobody waiting.
+ */
+export const WAITING = 9;
+
+const SLOTS = 10;
 
 /**
  * What a sender does when what it has in flight reaches a cap: "block"

@@ -18,6 +18,7 @@ import {
   REJECTED,
   resumeLevel,
   SENT,
+  WAITING,
 } from "../common/_flow.ts";
 import {
   FLUSH,
@@ -32,7 +33,6 @@ import {
   UNLISTED,
 } from "../common/_wire.ts";
 import { WorkerLogRecord } from "../common/worker_log_record.ts";
-import { forEachRecord } from "./_decode.ts";
 import type { FanOut } from "./_fan_out.ts";
 
 /** How long a drain may see no progress before it gives up. */
@@ -292,7 +292,7 @@ export class Connection {
     this.#notePeaks();
     if (accepted && this.#context.isOpen()) {
       this.noticeDrops();
-      if (batch.kind === RECORDS) forEachRecord(batch, this, this.#context.fanOut.record);
+      if (batch.kind === RECORDS) this.#context.fanOut.records(batch, this);
       else this.#context.fanOut.lines(batch);
       this.#dispatched += count;
     } else {
@@ -333,9 +333,8 @@ export class Connection {
     Atomics.add(flow, HANDLED, count);
     const inFlight = (Atomics.load(flow, POSTED) - this.#handled) | 0;
     const inFlightBytes = (Atomics.load(flow, POSTED_BYTES) - this.#handledBytes) | 0;
-    if (inFlight <= this.#resumeAt && inFlightBytes <= this.#resumeAtBytes) {
-      Atomics.notify(flow, HANDLED);
-    }
+    const resumes = inFlight <= this.#resumeAt && inFlightBytes <= this.#resumeAtBytes;
+    if (resumes && Atomics.load(flow, WAITING) !== 0) Atomics.notify(flow, HANDLED);
   }
 
   #dropped(): number {

@@ -6,16 +6,19 @@
  * @module
  */
 import {
-  type BaseHandler,
+  BaseHandler,
+  FileHandler,
   getLevelName,
   type LevelName,
   type LogLevel,
+  LogLevels,
   type LogRecord,
 } from "@std/log";
 import { isAsyncDisposable, reportsErrors } from "../common/handler_hooks.ts";
-import type { LineBatch } from "../common/_wire.ts";
+import type { LineBatch, RecordBatch } from "../common/_wire.ts";
+import type { WorkerLogRecord } from "../common/worker_log_record.ts";
 import { HandlerError, HandlerSetupError } from "../errors.ts";
-import { lineAt } from "./_decode.ts";
+import { forEachRecord, lineAt, type SenderIdentity } from "./_decode.ts";
 import { describeHandler } from "./_describe_handler.ts";
 
 /**
@@ -56,6 +59,8 @@ export class FanOut {
     BaseHandler,
     { destroy: () => void; own: PropertyDescriptor | undefined }
   >();
+  /** The handlers that take a batch's lines in one `log()` call (see `records()`). */
+  readonly #takesJoinedLines: ReadonlySet<BaseHandler>;
   #handlerErrors = 0;
   #flushQueued = false;
   #live = false;
@@ -68,6 +73,7 @@ export class FanOut {
     this.handlers = handlers;
     this.respectHandlerLevel = respectHandlerLevel;
     this.#onError = onError;
+    this.#takesJoinedLines = new Set(handlers.filter(isPlainFileHandler));
   }
 
   /** Times a handler threw. */
@@ -104,19 +110,26 @@ export class FanOut {
   }
 
   /** Hands a record to every handler whose level admits it. */
-  record = (record: LogRecord): void => {
-    const respect = this.respectHandlerLevel;
+  record(record: LogRecord): void {
+    for (const handler of this.handlers) this.#handleOne(handler, record);
+    this.flushSoon();
+  }
+
+  /**
+   * Hands a batch of records to every handler, each record to those whose
+   * level admits it. A plain FileHandler gets the batch's lines joined, in
+   * one `log()` call: one encode and one write per batch instead of per line
+   * (see `isPlainFileHandler`).
+   */
+  records(batch: RecordBatch, sender: SenderIdentity): void {
+    const records: WorkerLogRecord[] = [];
+    forEachRecord(batch, sender, (record) => records.push(record));
     for (const handler of this.handlers) {
-      if (respect && record.level < handler.level) continue;
-      try {
-        if (respect) handler.handle(record);
-        else handler.log(handler.format(record));
-      } catch (error) {
-        this.report(handler, error);
-      }
+      if (this.#takesJoinedLines.has(handler)) this.#logJoined(handler, records);
+      else for (const record of records) this.#handleOne(handler, record);
     }
     this.flushSoon();
-  };
+  }
 
   /** Hands one finished line at `level` to every handler whose level admits it. */
   line(level: number, line: string): void {
@@ -200,6 +213,44 @@ export class FanOut {
     }
   }
 
+  #handleOne(handler: BaseHandler, record: LogRecord) {
+    const respect = this.respectHandlerLevel;
+    if (respect && record.level < handler.level) return;
+    try {
+      if (respect) handler.handle(record);
+      else handler.log(handler.format(record));
+    } catch (error) {
+      this.report(handler, error);
+    }
+  }
+
+  // What FileHandler's own handle() would do for each record, in one log():
+  // the same level check, format() and the same bytes, and a CRITICAL record
+  // still flushes (after the batch's other lines are buffered, so the file
+  // ends up byte for byte the same).
+  #logJoined(handler: BaseHandler, records: readonly LogRecord[]) {
+    const respect = this.respectHandlerLevel;
+    const lines: string[] = [];
+    let critical = false;
+    for (const record of records) {
+      if (respect && record.level < handler.level) continue;
+      try {
+        lines.push(handler.format(record));
+      } catch (error) {
+        this.report(handler, error);
+        continue;
+      }
+      if (record.level > LogLevels.ERROR) critical = true;
+    }
+    if (lines.length === 0) return;
+    try {
+      handler.log(lines.join("\n"));
+      if (respect && critical) (handler as FileHandler).flush();
+    } catch (error) {
+      this.report(handler, error);
+    }
+  }
+
   #flushQueuedHandlers = () => {
     this.#flushQueued = false;
     if (this.#live) this.flush();
@@ -216,6 +267,11 @@ export class FanOut {
 
   #writeText(handler: BaseHandler, batch: LineBatch) {
     const writeLines = (handler as Partial<LinesWriter>).writeLines;
+    if (typeof writeLines !== "function" && this.#takesJoinedLines.has(handler)) {
+      // FileHandler.log() adds the last "\n" itself.
+      this.#writeLine(handler, batch.text.slice(0, -1));
+      return;
+    }
     if (typeof writeLines !== "function") {
       for (let i = 0; i < batch.levels.length; i++) this.#writeLine(handler, lineAt(batch, i));
       return;
@@ -273,4 +329,18 @@ function tryTo(action: () => void) {
   } catch {
     // Rolling back after a failed setup: the setup error is the one to report.
   }
+}
+
+/**
+ * A FileHandler (or subclass) whose handle(), log() and format() are the
+ * package's own, so that joining lines changes nothing but the number of
+ * encodes and writes. RotatingFileHandler overrides log() to rotate at exact
+ * byte counts, so it takes records one by one, as does any handler with its
+ * own handle(), log() or format().
+ */
+function isPlainFileHandler(handler: BaseHandler): boolean {
+  return handler instanceof FileHandler &&
+    handler.handle === FileHandler.prototype.handle &&
+    handler.log === FileHandler.prototype.log &&
+    handler.format === BaseHandler.prototype.format;
 }

@@ -130,8 +130,8 @@ type State = "new" | "started" | "stopping" | "stopped";
 /**
  * The receiving half: takes batches from any number of senders (workers with
  * a {@linkcode QueueHandler}, and main-thread loggers through `handler()`)
- * and hands rebuilt {@linkcode WorkerLogRecord}s to ordinary handlers of the
- * @std/log package, which it owns: `start()` sets them up, `stop()` drains
+ * and hands rebuilt {@linkcode WorkerLogRecord}s to ordinary handlers of
+ * the @std/log package, which it owns: `start()` sets them up, `stop()` drains
  * every sender and then flushes and destroys them.
  *
  * Handlers are flushed at the end of every event-loop turn in which records
@@ -181,7 +181,8 @@ export class QueueListener implements AsyncDisposable {
   #stopDrainingOnSignals = () => {};
 
   /** Builds a listener for `handlers`; nothing is set up until `start()`. */
-  constructor(handlers: BaseHandler[], options: QueueListenerOptions = {}) {
+  constructor(handlers: BaseHandler[], options?: QueueListenerOptions) {
+    options ??= {};
     this.handlers = [...checkHandlers(handlers)];
     this.respectHandlerLevel = checkBoolean(
       "respectHandlerLevel",
@@ -242,7 +243,8 @@ export class QueueListener implements AsyncDisposable {
    * `worker.postMessage(connection, [connection.port])`; `attach()` does
    * exactly that for a Worker.
    */
-  connect(options: ConnectOptions = {}): QueueConnection {
+  connect(options?: ConnectOptions): QueueConnection {
+    options ??= {};
     this.#assertStarted("connect");
     const name = options.name ?? this.#nextName();
     if (!this.isNameFree(name)) {
@@ -268,7 +270,7 @@ export class QueueListener implements AsyncDisposable {
    * its global scope for a Worker, from `source` for a port). Returns the
    * sender's name.
    */
-  attach(target: Worker | MessagePort, options: ConnectOptions = {}): string {
+  attach(target: Worker | MessagePort, options?: ConnectOptions): string {
     const connection = this.connect(options);
     target.postMessage({ [CONNECT_KEY]: connection }, [connection.port as MessagePort]);
     return connection.name;
@@ -292,9 +294,9 @@ export class QueueListener implements AsyncDisposable {
    * listener's handlers like any worker's, from the sender named "main". It
    * owns nothing, so give it to `log.setup()` instead of the real handlers.
    */
-  handler(levelName: LevelName = "NOTSET"): BaseHandler {
+  handler(levelName?: LevelName): BaseHandler {
     this.#main ??= new Connection("main", undefined, this.#context);
-    return new MainThreadHandler(levelName, this.#main);
+    return new MainThreadHandler(levelName ?? "NOTSET", this.#main);
   }
 
   /** The counters: per sender and in total. */

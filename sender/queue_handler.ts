@@ -18,6 +18,7 @@ import {
   REJECTED,
   resumeLevel,
   sendCounted,
+  WAITING,
 } from "../common/_flow.ts";
 import { checkWholeNumber } from "../common/_options.ts";
 import {
@@ -294,7 +295,11 @@ export class QueueHandler extends BaseHandler {
         Atomics.add(flow, DROPPED, 1);
         return false;
       }
+      // WAITING is set before the wait, and HANDLED compared by the wait
+      // itself, so a batch handled in between is never slept through.
+      Atomics.store(flow, WAITING, 1);
       Atomics.wait(flow, HANDLED, handled, BLOCK_RECHECK_MS);
+      Atomics.store(flow, WAITING, 0);
     }
   }
 

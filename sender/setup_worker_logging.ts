@@ -70,8 +70,9 @@ export interface WorkerLoggingOptions extends LoggingOptions {
  * ```
  */
 export async function setupWorkerLogging(
-  options: WorkerLoggingOptions = {},
+  options?: WorkerLoggingOptions,
 ): Promise<QueueHandler> {
+  options ??= {};
   if (options.level !== undefined) checkLevel("level", options.level);
   const loggers = checkLoggers(options.loggers ?? {});
   const routeUnlisted = checkBoolean(

@@ -15,7 +15,16 @@ import { captureArgs } from "../common/_capture.ts";
 import { WorkerLogRecord } from "../common/worker_log_record.ts";
 import { timeOf, workerOf } from "../formatters/_fields.ts";
 
-/** A resource or attribute value as the handler's options accept it. */
+/**
+ * A resource or attribute value as the handler's options accept it.
+ *
+ * @example
+ * ```ts
+ * import type { AttributeValue } from "@workerlog/workerlog";
+ *
+ * const resource: Record<string, AttributeValue> = { "deployment.environment": "prod", shard: 3 };
+ * ```
+ */
 export type AttributeValue = string | number | boolean;
 
 /** The instrumentation scope every record is sent under. */

@@ -252,7 +252,8 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
    * Builds the handler. Throws InvalidOptionError for an option (or an
    * OTEL_* variable) it cannot use. Sends nothing until records come.
    */
-  constructor(levelName: LevelName, options: OtlpHandlerOptions = {}) {
+  constructor(levelName: LevelName, options?: OtlpHandlerOptions) {
+    options ??= {};
     super(levelName);
     checkObject("options", options);
     const environment = readOtlpEnvironment({

@@ -307,7 +307,8 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   #waiters: { target: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
   /** Builds the handler; it connects when it first has something to send. */
-  constructor(levelName: LevelName, options: SyslogHandlerOptions = {}) {
+  constructor(levelName: LevelName, options?: SyslogHandlerOptions) {
+    options ??= {};
     super(levelName, options);
     this.transport = checkTransport(options.transport ?? "tcp");
     this.host = checkHost(options.host ?? "127.0.0.1");

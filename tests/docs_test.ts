@@ -1,6 +1,6 @@
 // The documentation is part of the product: every public symbol has JSDoc
 // with an example, and the README's examples run as written.
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { readLines, tempDir } from "./_helpers.ts";
 
 const root = new URL("../", import.meta.url);
@@ -61,8 +61,8 @@ function codeAfter(markdown: string, label: string): string {
   return match[1];
 }
 
-/** Runs README code as a user would, in a new folder. */
-async function runInNewFolder(files: Record<string, string>) {
+/** Runs README code as a user would, in a new folder, `runs` times. */
+async function runInNewFolder(files: Record<string, string>, runs = 1, log = "app.log") {
   await using dir = await tempDir();
   // The new folder resolves @std as the project does (jsr:, through JSR_URL
   // when set) and this package from the working tree.
@@ -81,32 +81,78 @@ async function runInNewFolder(files: Record<string, string>) {
   }
   await Deno.writeTextFile(dir.file("import_map.json"), JSON.stringify({ imports }));
   for (const [name, code] of Object.entries(files)) await Deno.writeTextFile(dir.file(name), code);
-  const result = await deno(
-    ["run", "--allow-read", "--allow-write", "--import-map", "import_map.json", "main.ts"],
-    new URL(`file://${dir.path}/`),
-  );
-  assertEquals(result.code, 0, result.err);
-  return { out: result.out, lines: await readLines(dir.file("app.log")) };
+  let out = "";
+  for (let run = 0; run < runs; run++) {
+    const result = await deno(
+      ["run", "--allow-read", "--allow-write", "--import-map", "import_map.json", "main.ts"],
+      new URL(`file://${dir.path}/`),
+    );
+    assertEquals(result.code, 0, result.err);
+    out = result.out;
+  }
+  return { out, lines: await readLines(dir.file(log)) };
 }
 
-Deno.test("docs: README's quick start runs as written", async () => {
-  const readme = await Deno.readTextFile(new URL("README.md", root));
-  const quickStart = readme.slice(readme.indexOf("## Quick start"));
+async function readme(section: string): Promise<string> {
+  const text = await Deno.readTextFile(new URL("README.md", root));
+  const at = text.indexOf(section);
+  assert(at >= 0, `README has no section ${section}`);
+  return text.slice(at);
+}
+
+Deno.test("docs: README's quick start runs as written, and its 800 lines hold on a second run", async () => {
+  const quickStart = await readme("## Quick start");
   const { out, lines } = await runInNewFolder({
     "main.ts": codeAfter(quickStart, "`main.ts`:"),
     "worker.ts": codeAfter(quickStart, "`worker.ts`:"),
-  });
+  }, 2);
   assertStringIncludes(out, `"worker-0 done"`);
   assertEquals(lines.length, 800);
   assertEquals(lines.filter((line) => line.includes(" DEBUG [worker-2] db: query ")).length, 100);
 });
 
 Deno.test("docs: README's hand-made worker example runs as written", async () => {
-  const readme = await Deno.readTextFile(new URL("README.md", root));
-  const section = readme.slice(readme.indexOf("### Workers you create yourself"));
+  const section = await readme("### Workers you create yourself");
   const { lines } = await runInNewFolder({
     "main.ts": codeAfter(section, "// main.ts"),
     "worker.ts": codeAfter(section, "// worker.ts"),
   });
-  assertEquals(lines, ["INFO into the main thread's app.log"]);
+  assertEquals(lines.length, 1);
+  assertMatch(
+    lines[0],
+    /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO \[worker-0\] default: into the main thread's app\.log$/,
+  );
+});
+
+Deno.test("docs: README's preformat example runs as written with the quick start's worker", async () => {
+  const quickStart = await readme("## Quick start");
+  const section = await readme("## Formatting in the workers");
+  const { lines } = await runInNewFolder(
+    {
+      "main.ts": codeAfter(section, "```ts\nimport { BatchFileHandler"),
+      "worker.ts": codeAfter(quickStart, "`worker.ts`:"),
+    },
+    1,
+    "logs/app.log",
+  );
+  assertEquals(lines.length, 800);
+  assertEquals(lines.filter((line) => line.includes(" DEBUG [worker-3] db: query ")).length, 100);
+});
+
+Deno.test("docs: the doc-tag check finds a JSDoc line that starts with @std/log", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(
+    dir.file("bad.ts"),
+    "/**\n * Writes to ordinary\n * @std/log handlers.\n */\nexport const x = 1;\n",
+  );
+  const result = await deno([
+    "run",
+    "--allow-run",
+    "--allow-env",
+    "--allow-read",
+    new URL("tools/check_doc_tags.ts", root).pathname,
+    dir.file("bad.ts"),
+  ]);
+  assertEquals(result.code, 1, result.out);
+  assertStringIncludes(result.err, 'x: a JSDoc line starts with "@std/log handlers."');
 });
