@@ -1,5 +1,6 @@
 import { LogRecord } from "@std/log/logger";
 import type { LogLevel } from "@std/log";
+import { captureArgs } from "./_capture.ts";
 import { IsoCachedDate } from "./_iso_time.ts";
 
 /**
@@ -100,4 +101,26 @@ export class WorkerLogRecord extends LogRecord {
   get time(): number {
     return this.#time;
   }
+}
+
+/**
+ * A WorkerLogRecord that keeps what `record` was at the log call: its args
+ * captured as JSON-safe data, its time, and who logged it.
+ */
+export function captureRecord(
+  record: LogRecord,
+  worker: string,
+  workerIndex: number | undefined,
+  seq: number,
+): WorkerLogRecord {
+  return new WorkerLogRecord({
+    msg: record.msg,
+    args: captureArgs(record.args),
+    level: record.level as LogLevel,
+    loggerName: record.loggerName,
+    datetime: record.datetime,
+    worker,
+    workerIndex,
+    seq,
+  });
 }

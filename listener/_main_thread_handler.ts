@@ -1,6 +1,5 @@
-import { BaseHandler, type LevelName, type LogLevel, type LogRecord } from "@std/log";
-import { captureArgs } from "../common/_capture.ts";
-import { WorkerLogRecord } from "../common/worker_log_record.ts";
+import { BaseHandler, type LevelName, type LogRecord } from "@std/log";
+import { captureRecord } from "../common/worker_log_record.ts";
 import type { Connection } from "./_connection.ts";
 
 /**
@@ -21,15 +20,7 @@ export class MainThreadHandler extends BaseHandler {
     if (this.level > record.level) return;
     const connection = this.#connection;
     connection.receiveRecord(
-      new WorkerLogRecord({
-        msg: record.msg,
-        args: captureArgs(record.args),
-        level: record.level as LogLevel,
-        loggerName: record.loggerName,
-        datetime: record.datetime,
-        worker: connection.name,
-        seq: connection.nextSeq(),
-      }),
+      captureRecord(record, connection.name, undefined, connection.nextSeq()),
     );
   }
 

@@ -3,7 +3,6 @@ import {
   type BaseHandlerOptions,
   type FormatterFunction,
   type LevelName,
-  type LogLevel,
   type LogRecord,
 } from "@std/log";
 import {
@@ -32,9 +31,8 @@ import {
   type QueueConnection,
   RECORDS,
 } from "../common/_wire.ts";
-import { captureArgs } from "../common/_capture.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
-import { WorkerLogRecord } from "../common/worker_log_record.ts";
+import { captureRecord, type WorkerLogRecord } from "../common/worker_log_record.ts";
 import { BatchBuilder } from "./_batch_builder.ts";
 import { postPendingOnExit } from "./_exit_hooks.ts";
 import { FormattingRecord } from "./_formatting_record.ts";
@@ -336,18 +334,7 @@ export class QueueHandler extends BaseHandler {
 
   // A copy that keeps what the record was at the log call.
   #hold(record: LogRecord) {
-    this.#held!.push(
-      new WorkerLogRecord({
-        msg: record.msg,
-        args: captureArgs(record.args),
-        level: record.level as LogLevel,
-        loggerName: record.loggerName,
-        datetime: record.datetime,
-        worker: this.#connection.name,
-        workerIndex: this.#connection.index,
-        seq: 0,
-      }),
-    );
+    this.#held!.push(captureRecord(record, this.#connection.name, this.#connection.index, 0));
   }
 
   #hearsReplies(): boolean {
