@@ -1,8 +1,31 @@
-// What every benchmark case logs: the same records, so their files match.
+// What the benchmark cases log, and the measurements every case takes the
+// same way: the same records per shape, so the files of a shape match.
+import type { LogRecord } from "@std/log";
 
-/** The message of record `i`: an access-log line without args. */
+/** The two kinds of records the cases log. */
+export type Shape = "text" | "user";
+
+/** The message of record `i` of the "text" shape: an access-log line without args. */
 export function message(i: number): string {
   return `GET /api/items/${i} 200 ${i % 97}ms`;
+}
+
+/** The message of record `i` of the "user" shape (issue 9), logged by the logger "app". */
+export function userMessage(i: number): string {
+  return "request " + i + " handled in 4ms";
+}
+
+/** The logger the "user" shape logs to. */
+export const USER_LOGGER = "app";
+
+/** The formatter of the "user" shape: what a user writes for the @std/log FileHandler. */
+export function userFormatter(r: LogRecord): string {
+  return `${r.datetime.toISOString()} ${r.levelName} ${r.loggerName} ${r.msg}`;
+}
+
+/** The message function of a shape. */
+export function messageOf(shape: Shape): (i: number) => string {
+  return shape === "user" ? userMessage : message;
 }
 
 /** Calls per timed chunk when measuring the cost of one log call. */
@@ -41,4 +64,49 @@ export function peakRssMb(): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU time the calling thread has used, in ns (Linux; NaN elsewhere). A
+ * synchronous op runs on the calling thread, so "thread-self" is the thread
+ * that calls this, e.g. the main thread.
+ */
+export function threadCpuNs(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU time (user + system) the whole process has used, in ns, including
+ * threads that have ended (Linux; NaN elsewhere). Clock ticks of 10 ms: fine
+ * for runs of a second or more.
+ */
+export function processCpuNs(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+    return ticks * 1e7; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/** What a worker of the benchmark returns to the main thread. */
+export interface WorkerFigures {
+  /** The median cost of one log call in the worker, in µs. */
+  perCallUs: number;
+  /** The worker isolate's V8 heap when it finished, in MB. */
+  heapTotalMb: number;
+  heapUsedMb: number;
+}
+
+/** Figures of the calling isolate's V8 heap, in MB. */
+export function heapFigures(): { heapTotalMb: number; heapUsedMb: number } {
+  const { heapTotal, heapUsed } = Deno.memoryUsage();
+  return { heapTotalMb: heapTotal / 2 ** 20, heapUsedMb: heapUsed / 2 ** 20 };
 }

@@ -1,109 +1,188 @@
-// The end-to-end benchmark: every case writes the same N records to a fresh
-// file, in its own process, R times; the median run of each is reported as a
-// table, as JSON, and as an SVG bar chart. Ratios are to `direct` in the same
-// run: the machine is shared and noisy, so only ratios compare across runs.
+// The end-to-end benchmark. Every case writes the same N records of its shape
+// to a fresh file, in its own process; the cases alternate in rounds (round 1:
+// A, B, C...; round 2: A, B, C...) so that the machine's moods hit them all
+// alike. Per case: the median over rounds, the spread (min-max), and the ratio
+// to `direct` of the same shape and the fraction of the raw ceiling, both
+// taken within each round and then the median. Every file must hold exactly
+// N lines. Then the memory case runs once. Output: a markdown table, JSON and
+// an SVG chart. The machine is shared and noisy: compare ratios, not rates.
 //
-//   deno run -A bench/harness.ts [--records N] [--runs R] [--out bench/results.json]
-//     [--cases direct,workerlog-4,...] [--skip-pino]
+//   deno run -A bench/harness.ts [--records N] [--rounds R] [--out bench/results.json]
+//     [--cases direct,workerlog-4,...] [--skip-pino] [--skip-memory]
+//     [--memory-records N] [--deno-flags "--v8-flags=--max-semi-space-size=1"]
 import type { CaseResult } from "./run_case.ts";
+import type { Shape } from "./_shape.ts";
+
+type LineShape = Shape | "pino";
 
 interface Case {
   name: string;
+  shape: LineShape;
   workers: number;
-  run: (file: string) => Promise<CaseResult | string>;
+  /** The figures of one run, or why the case cannot run here. */
+  run: (file: string, records: number) => Promise<CaseResult | string>;
 }
 
-interface Row extends CaseResult {
+interface Row {
   name: string;
+  shape: LineShape;
   workers: number;
+  rounds: number;
+  records: number;
   recordsPerSecond: number;
+  spread: { min: number; max: number };
   mbPerSecond: number;
+  /** Median over rounds of (this case / direct of the same shape, same round). */
   vsDirect: number;
+  /** Median over rounds of (this case / ceiling of the same shape, same round). */
+  ofCeiling: number;
+  perCallUs: number;
+  mainCpuUs: number;
+  processCpuUs: number;
+  peakRssMb: number;
+  runs: CaseResult[];
 }
 
 const here = new URL(".", import.meta.url);
 const options = parseFlags(Deno.args);
+const BASELINE: Record<LineShape, string> = { text: "direct", user: "user-direct", pino: "direct" };
+const CEILING: Record<LineShape, string> = {
+  text: "ceiling",
+  user: "user-ceiling",
+  pino: "ceiling",
+};
+const MEMORY_TARGET_MB = 150;
 
-const cases: Case[] = [
-  denoCase("direct", "direct", 1),
-  denoCase("workerlog-1", "workerlog", 1),
-  denoCase("workerlog-2", "workerlog", 2),
-  denoCase("workerlog-4", "workerlog", 4),
-  denoCase("workerlog-preformat-4", "workerlog-preformat", 4),
-  denoCase("naive-4", "naive", 4),
+const allCases: Case[] = [
+  denoCase("direct", "direct", "text", 1),
+  denoCase("workerlog-1", "workerlog", "text", 1),
+  denoCase("workerlog-2", "workerlog", "text", 2),
+  denoCase("workerlog-4", "workerlog", "text", 4),
+  denoCase("workerlog-preformat-4", "workerlog-preformat", "text", 4),
+  denoCase("workerlog-writer-4", "workerlog-writer", "text", 4),
+  denoCase("naive-4", "naive", "text", 4),
   pinoCase("pino-transport", "transport"),
   pinoCase("pino-destination", "destination"),
-].filter((one) => options.cases === undefined || options.cases.includes(one.name));
+  denoCase("ceiling", "ceiling", "text", 0),
+  denoCase("user-direct", "user-direct", "user", 1),
+  denoCase("user-workerlog-4", "user-workerlog", "user", 4),
+  denoCase("user-workerlog-preformat-4", "user-workerlog-preformat", "user", 4),
+  denoCase("user-workerlog-writer-4", "user-workerlog-writer", "user", 4),
+  denoCase("user-ceiling", "user-ceiling", "user", 0),
+];
+const unknown = options.cases?.filter((name) => !allCases.some((one) => one.name === name));
+if (unknown?.length) {
+  const known = allCases.map((one) => one.name).join(", ");
+  throw new Error(`--cases: unknown ${unknown.join(", ")}; known: ${known}`);
+}
+const cases = allCases.filter((one) =>
+  options.cases === undefined || options.cases.includes(one.name)
+);
 
-const rows: Row[] = [];
-const skipped: string[] = [];
-for (const one of cases) {
-  const runs: CaseResult[] = [];
-  for (let run = 0; run < options.runs; run++) {
-    const dir = await Deno.makeTempDir({ prefix: "workerlog_bench_" });
-    try {
-      const result = await one.run(`${dir}/out.log`);
-      if (typeof result === "string") {
-        skipped.push(`${one.name}: ${result}`);
-        break;
-      }
-      const lines = await countLines(`${dir}/out.log`);
-      if (lines !== result.records) {
-        throw new Error(`${one.name} wrote ${lines} lines, not ${result.records}`);
-      }
-      runs.push(result);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+const results = new Map<string, CaseResult[]>(cases.map((one) => [one.name, []]));
+const skipped = new Map<string, string>();
+for (let round = 1; round <= options.rounds; round++) {
+  for (const one of cases) {
+    if (skipped.has(one.name)) continue;
+    const result = await runChecked(one, options.records);
+    if (typeof result === "string") skipped.set(one.name, result);
+    else results.get(one.name)!.push(result);
   }
-  if (runs.length === 0) continue;
-  const median = runs.sort((a, b) => a.seconds - b.seconds)[runs.length >> 1];
-  rows.push({
-    name: one.name,
-    workers: one.workers,
-    ...median,
-    recordsPerSecond: median.records / median.seconds,
-    mbPerSecond: median.bytes / median.seconds / 1e6,
-    vsDirect: NaN,
-  });
-  console.error(`${one.name}: ${(median.records / median.seconds / 1e6).toFixed(2)} M records/s`);
+  console.error(`round ${round}/${options.rounds} done`);
 }
-const direct = rows.find((row) => row.name === "direct");
-for (const row of rows) {
-  row.vsDirect = direct ? row.recordsPerSecond / direct.recordsPerSecond : NaN;
-}
+const rows = summarize(cases, results);
+
+const memoryCase = denoCase("memory-4x" + short(options.memoryRecords), "memory", "user", 4);
+const memory = options.skipMemory
+  ? undefined
+  : await runChecked(memoryCase, options.memoryRecords * 4) as CaseResult;
 
 const report = {
   date: new Date().toISOString(),
   machine: await describeMachine(),
   records: options.records,
-  runs: options.runs,
-  command: `deno run -A bench/harness.ts --records ${options.records} --runs ${options.runs}`,
+  rounds: options.rounds,
+  denoFlags: options.denoFlags,
+  command: `deno run -A bench/harness.ts ${Deno.args.join(" ")}`.trim(),
   cases: rows,
-  skipped,
+  memory: memory && { ...memory, targetMb: MEMORY_TARGET_MB, workers: 4 },
+  skipped: Object.fromEntries(skipped),
 };
 await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
 const svg = options.out.replace(/\.json$/, "") + ".svg";
 await Deno.writeTextFile(svg, chart(rows));
+// As `deno fmt --check` wants them (it formats JSON and SVG); best effort.
+await output(Deno.execPath(), ["fmt", "--quiet", options.out, svg]).catch(() => {});
 
 console.log(table(rows));
-for (const reason of skipped) console.log(`skipped ${reason}`);
+if (memory) console.log("\n" + memoryTable(memoryCase.name, memory));
+for (const [name, reason] of skipped) console.log(`skipped ${name}: ${reason}`);
 console.log(`\n${report.machine}\nwritten: ${options.out}, ${svg}`);
 
-function denoCase(name: string, runCase: string, workers: number): Case {
+/** Runs a case once into a fresh file and checks that the file has exactly its records' lines. */
+async function runChecked(one: Case, records: number): Promise<CaseResult | string> {
+  const dir = await Deno.makeTempDir({ prefix: "workerlog_bench_" });
+  try {
+    const result = await one.run(`${dir}/out.log`, records);
+    if (typeof result === "string") return result;
+    const lines = await countLines(`${dir}/out.log`);
+    if (lines !== result.records) {
+      throw new Error(`${one.name} wrote ${lines} lines, not ${result.records}`);
+    }
+    return result;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function summarize(cases: Case[], results: Map<string, CaseResult[]>): Row[] {
+  const rate = (result: CaseResult) => result.records / result.seconds;
+  // The ratio of a case to another in the same round, then the median over rounds.
+  const perRound = (runs: CaseResult[], other: string) => {
+    const theirs = results.get(other) ?? [];
+    if (theirs.length !== runs.length) return NaN;
+    return median(runs.map((run, round) => rate(run) / rate(theirs[round])));
+  };
+  return cases.filter((one) => results.get(one.name)!.length > 0).map((one) => {
+    const runs = results.get(one.name)!;
+    const rates = runs.map(rate);
+    const seconds = median(runs.map((run) => run.seconds));
+    return {
+      name: one.name,
+      shape: one.shape,
+      workers: one.workers,
+      rounds: runs.length,
+      records: runs[0].records,
+      recordsPerSecond: median(rates),
+      spread: { min: Math.min(...rates), max: Math.max(...rates) },
+      mbPerSecond: median(runs.map((run) => run.bytes)) / seconds / 1e6,
+      vsDirect: perRound(runs, BASELINE[one.shape]),
+      ofCeiling: perRound(runs, CEILING[one.shape]),
+      perCallUs: median(runs.map((run) => run.perCallUs ?? NaN)),
+      mainCpuUs: median(runs.map((run) => run.mainCpuUs ?? NaN)),
+      processCpuUs: median(runs.map((run) => run.processCpuUs ?? NaN)),
+      peakRssMb: median(runs.map((run) => run.peakRssMb)),
+      runs,
+    };
+  });
+}
+
+function denoCase(name: string, runCase: string, shape: Shape, workers: number): Case {
   return {
     name,
+    shape,
     workers,
-    run: async (file) => {
-      const args = ["run", "--allow-all"];
+    run: async (file, records) => {
+      const args = ["run", "--allow-all", ...options.denoFlags];
       args.push(
         new URL("run_case.ts", here).pathname,
         runCase,
-        String(options.records),
-        String(workers),
+        String(records),
+        String(Math.max(workers, 1)),
         file,
       );
-      return JSON.parse(await output(Deno.execPath(), args));
+      const result = JSON.parse(await output(Deno.execPath(), args));
+      return result.skipped ?? result;
     },
   };
 }
@@ -111,21 +190,22 @@ function denoCase(name: string, runCase: string, workers: number): Case {
 function pinoCase(name: string, mode: string): Case {
   return {
     name,
+    shape: "pino",
     workers: mode === "transport" ? 1 : 0,
-    run: async (file) => {
+    run: async (file, records) => {
       if (options.skipPino) return "--skip-pino";
       const node = await which("node");
       if (!node) return "Node.js is not on PATH";
       const pinoDir = new URL("pino/", here).pathname;
       if (!await exists(`${pinoDir}node_modules/pino`)) {
         try {
-          await output("npm", ["install", "--no-audit", "--no-fund", "--prefix", pinoDir]);
+          await output("npm", ["ci", "--no-audit", "--no-fund", "--prefix", pinoDir]);
         } catch (error) {
           return `could not install pino from npm (${(error as Error).message})`;
         }
       }
       return JSON.parse(
-        await output(node, [`${pinoDir}pino_case.mjs`, mode, String(options.records), file]),
+        await output(node, [`${pinoDir}pino_case.mjs`, mode, String(records), file]),
       );
     },
   };
@@ -153,51 +233,103 @@ async function countLines(path: string): Promise<number> {
   return lines;
 }
 
+function median(values: number[]): number {
+  const known = values.filter((value) => !Number.isNaN(value));
+  if (known.length === 0) return NaN;
+  const sorted = known.sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function fixed(value: number, digits: number, suffix = ""): string {
+  return Number.isNaN(value) ? "-" : value.toFixed(digits) + suffix;
+}
+
+function millions(value: number): string {
+  return (value / 1e6).toFixed(2);
+}
+
 function table(rows: Row[]): string {
   const header =
-    "| case | workers | records/s | MB/s | µs per log call (median) | peak RSS (MB) | vs direct |";
+    "| case | workers | records/s | spread (min-max) | MB/s | vs direct | of ceiling |" +
+    " µs per log call (median) | main-thread CPU µs/record | process CPU µs/record |" +
+    " peak RSS (MB) |";
   const body = rows.map((row) =>
-    `| ${row.name} | ${row.workers || "-"} | ${(row.recordsPerSecond / 1e6).toFixed(2)} M | ${
-      row.mbPerSecond.toFixed(0)
-    } | ${row.perCallUs.toFixed(2)} | ${row.peakRssMb.toFixed(0)} | ${row.vsDirect.toFixed(2)}x |`
+    `| ${row.name} | ${row.workers || "-"} | ${millions(row.recordsPerSecond)} M | ${
+      millions(row.spread.min)
+    }-${millions(row.spread.max)} M | ${row.mbPerSecond.toFixed(0)} | ${
+      fixed(row.vsDirect, 2, "x")
+    } | ${fixed(row.ofCeiling * 100, 0, "%")} | ${fixed(row.perCallUs, 2)} | ${
+      fixed(row.mainCpuUs, 2)
+    } | ${fixed(row.processCpuUs, 2)} | ${row.peakRssMb.toFixed(0)} |`
   );
-  return [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |", ...body].join("\n");
+  return [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    .concat(body).join("\n");
+}
+
+function memoryTable(name: string, result: CaseResult): string {
+  const peaks = result.sampledPeaks;
+  return [
+    "| memory case | records | seconds | peak RSS (VmHWM, MB) | target | main heap peak used/total (MB) | workers' heaps at end (MB) | main-thread CPU µs/record |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| ${name} | ${result.records} | ${result.seconds.toFixed(2)} | ${
+      result.peakRssMb.toFixed(0)
+    } | < ${MEMORY_TARGET_MB} (${result.peakRssMb < MEMORY_TARGET_MB ? "met" : "missed"}) | ${
+      peaks ? `${peaks.heapUsedMb.toFixed(0)}/${peaks.heapTotalMb.toFixed(0)}` : "-"
+    } | ${fixed(result.workersHeapMb ?? NaN, 0)} | ${fixed(result.mainCpuUs, 2)} |`,
+  ].join("\n");
 }
 
 function chart(rows: Row[]): string {
-  const barHeight = 26;
-  const left = 190;
-  const width = 760;
+  const barHeight = 24;
+  const left = 200;
+  const width = 860;
   const top = 40;
-  const max = Math.max(...rows.map((row) => row.recordsPerSecond));
-  const scale = (width - left - 130) / max;
+  const max = Math.max(...rows.map((row) => row.spread.max));
+  const scale = (width - left - 210) / max;
   const bars = rows.map((row, i) => {
     const y = top + i * (barHeight + 8);
     const length = Math.max(1, row.recordsPerSecond * scale);
-    const color = row.name.startsWith("workerlog")
+    const color = row.name.includes("ceiling")
+      ? "#c9b458"
+      : row.name.includes("workerlog")
       ? "#2f7d4f"
-      : row.name === "direct"
+      : row.name.includes("direct")
       ? "#555"
       : "#9aa";
+    const whisker = `<line x1="${(left + row.spread.min * scale).toFixed(1)}" x2="${
+      (left + row.spread.max * scale).toFixed(1)
+    }" y1="${y + barHeight / 2}" y2="${y + barHeight / 2}" stroke="#000" stroke-width="1.5"/>`;
+    const label = `${millions(row.recordsPerSecond)} M/s, ${fixed(row.vsDirect, 2, "x")}, ${
+      fixed(row.ofCeiling * 100, 0, "% of ceiling")
+    }`;
     return [
-      `<text x="${left - 10}" y="${y + 18}" text-anchor="end">${row.name}</text>`,
+      `<text x="${left - 10}" y="${y + 17}" text-anchor="end">${row.name}</text>`,
       `<rect x="${left}" y="${y}" width="${
         length.toFixed(1)
       }" height="${barHeight}" fill="${color}"/>`,
-      `<text x="${left + length + 8}" y="${y + 18}">${
-        (row.recordsPerSecond / 1e6).toFixed(2)
-      } M/s (${row.vsDirect.toFixed(2)}x)</text>`,
+      whisker,
+      `<text x="${(left + Math.max(length, row.spread.max * scale) + 8).toFixed(1)}" y="${
+        y + 17
+      }">${label}</text>`,
     ].join("");
   });
-  const height = top + rows.length * (barHeight + 8) + 10;
+  const height = top + rows.length * (barHeight + 8) + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${left}" y="22" font-weight="bold">Records per second into one file (${
-    (options.records / 1e6).toLocaleString("en")
-  } M records, higher is better)</text>
+    short(options.records)
+  } records, median of ${options.rounds} rounds, line: min-max; higher is better)</text>
 ${bars.join("\n")}
+<text x="${left}" y="${
+    height - 10
+  }" fill="#555">Ratios are to direct of the same shape (user-* to user-direct), in the same round.</text>
 </svg>
 `;
+}
+
+function short(count: number): string {
+  return count >= 1e6 ? `${count / 1e6}M` : count >= 1e3 ? `${count / 1e3}k` : String(count);
 }
 
 async function describeMachine(): Promise<string> {
@@ -226,19 +358,21 @@ function parseFlags(args: string[]) {
     const at = args.indexOf(flag);
     return at === -1 ? undefined : args[at + 1];
   };
-  const records = Number(value("--records") ?? 1_000_000);
-  const runs = Number(value("--runs") ?? 3);
-  if (!Number.isInteger(records) || records < 4) {
-    throw new Error("--records takes a whole number of at least 4");
-  }
-  if (!Number.isInteger(runs) || runs < 1) {
-    throw new Error("--runs takes a whole number of at least 1");
-  }
+  const whole = (flag: string, fallback: number, least: number) => {
+    const number = Number(value(flag) ?? fallback);
+    if (!Number.isInteger(number) || number < least) {
+      throw new Error(`${flag} takes a whole number of at least ${least}`);
+    }
+    return number;
+  };
   return {
-    records,
-    runs,
+    records: whole("--records", 400_000, 4),
+    rounds: whole("--rounds", Number(value("--runs") ?? 5), 1),
+    memoryRecords: whole("--memory-records", 1_000_000, 1),
     out: value("--out") ?? new URL("results.json", here).pathname,
     cases: value("--cases")?.split(","),
     skipPino: args.includes("--skip-pino"),
+    skipMemory: args.includes("--skip-memory"),
+    denoFlags: value("--deno-flags")?.split(" ").filter(Boolean) ?? [],
   };
 }

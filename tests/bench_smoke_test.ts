@@ -30,7 +30,7 @@ Deno.test("bench: the micro benchmarks execute", async () => {
   }
 });
 
-Deno.test("bench: the harness runs every Deno case, checks its file and writes JSON and SVG", async () => {
+Deno.test("bench: the harness runs every Deno case in rounds, checks its file and writes JSON and SVG", async () => {
   await using dir = await tempDir();
   const results = dir.file("results.json");
   const out = await run([
@@ -39,18 +39,49 @@ Deno.test("bench: the harness runs every Deno case, checks its file and writes J
     "bench/harness.ts",
     "--records",
     "4000",
-    "--runs",
+    "--rounds",
     "1",
+    "--memory-records",
+    "1000",
     "--skip-pino",
     "--out",
     results,
   ]);
   const report = JSON.parse(await Deno.readTextFile(results));
+  const names = report.cases.map((row: { name: string }) => row.name);
   assertEquals(
-    report.cases.map((row: { name: string }) => row.name),
-    ["direct", "workerlog-1", "workerlog-2", "workerlog-4", "workerlog-preformat-4", "naive-4"],
+    names.filter((name: string) => !name.includes("writer")),
+    [
+      "direct",
+      "workerlog-1",
+      "workerlog-2",
+      "workerlog-4",
+      "workerlog-preformat-4",
+      "naive-4",
+      "ceiling",
+      "user-direct",
+      "user-workerlog-4",
+      "user-workerlog-preformat-4",
+      "user-ceiling",
+    ],
   );
-  for (const row of report.cases) assertEquals(row.records, 4000);
-  assert(out.includes("| workerlog-4 | 4 |"), out);
+  // The writer-worker cases run once the library has the option, and are skipped with a reason until then.
+  for (const writer of ["workerlog-writer-4", "user-workerlog-writer-4"]) {
+    assert(
+      names.includes(writer) || report.skipped[writer],
+      `${writer} neither ran nor was skipped`,
+    );
+  }
+  for (const row of report.cases) {
+    assertEquals(row.records, 4000, row.name);
+    assertEquals(row.runs.length, 1, row.name);
+  }
+  const byName = Object.fromEntries(report.cases.map((row: { name: string }) => [row.name, row]));
+  assertEquals(byName["direct"].vsDirect, 1);
+  assertEquals(byName["user-direct"].vsDirect, 1);
+  assertEquals(byName["user-ceiling"].ofCeiling, 1);
+  assertEquals(report.memory.records, 4000);
+  assert(out.includes("| user-workerlog-4 | 4 |"), out);
+  assert(out.includes("| memory-4x1k | 4000 |"), out);
   assert((await Deno.readTextFile(dir.file("results.svg"))).startsWith("<svg"));
 });
