@@ -5,7 +5,7 @@
  * as the OTLP specification's JSON encoding asks.
  *
  * Each record is encoded once, when the handler takes it, so the queue can
- * count its size and a batch is a join of finished strings.
+ * count its size and a batch is written as UTF-8 bytes, once.
  *
  * @module
  */
@@ -192,10 +192,15 @@ export function resourceJson(attributes: Record<string, AttributeValue>): string
 }
 
 /**
- * The request body: one ResourceLogs with one ScopeLogs ("workerlog")
- * holding the encoded records.
+ * The request body around the records: one ResourceLogs with one ScopeLogs
+ * ("workerlog"); the records' JSON, comma-separated, goes between `head`
+ * and `tail`.
  */
-export function exportRequestJson(resource: string, records: readonly string[]): string {
-  return `{"resourceLogs":[{"resource":${resource},"scopeLogs":[{"scope":{"name":"${SCOPE_NAME}"},` +
-    `"logRecords":[${records.join(",")}]}]}]}`;
+export function exportRequestEnvelope(resource: string): { head: string; tail: string } {
+  return {
+    head:
+      `{"resourceLogs":[{"resource":${resource},"scopeLogs":[{"scope":{"name":"${SCOPE_NAME}"},` +
+      `"logRecords":[`,
+    tail: "]}]}]}",
+  };
 }

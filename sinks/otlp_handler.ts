@@ -13,7 +13,7 @@ import { InvalidOptionError, OtlpExportError, type OtlpFault } from "../errors.t
 import {
   type AttributeValue,
   bareLineJson,
-  exportRequestJson,
+  exportRequestEnvelope,
   logRecordJson,
   resourceJson,
 } from "./_otlp_payload.ts";
@@ -221,7 +221,6 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   readonly endpoint: string;
   readonly #headers: Record<string, string>;
   readonly #client: Deno.HttpClient | undefined;
-  readonly #resource: string;
   readonly #queue: BatchQueue;
   readonly #maxInFlight: number;
   readonly #flushIntervalMs: number;
@@ -252,8 +251,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
    * Builds the handler. Throws InvalidOptionError for an option (or an
    * OTEL_* variable) it cannot use. Sends nothing until records come.
    */
-  constructor(levelName: LevelName, options?: OtlpHandlerOptions) {
-    options ??= {};
+  constructor(levelName: LevelName, options: OtlpHandlerOptions = {}) {
     super(levelName);
     checkObject("options", options);
     const environment = readOtlpEnvironment({
@@ -268,7 +266,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
       ...checkHeaders("headers", options.headers ?? environment.headers ?? {}),
       "content-type": "application/json",
     };
-    this.#resource = resourceJson(buildResource(options, environment));
+    const resource = resourceJson(buildResource(options, environment));
     if (options.httpClient !== undefined && !(options.httpClient instanceof Deno.HttpClient)) {
       throw new InvalidOptionError(
         "httpClient",
@@ -289,10 +287,10 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     this.#maxQueueSize = maxQueueSize;
     this.#queue = new BatchQueue({
       batchSize,
-      maxBatchChars: checkWhole("maxBatchBytes", options.maxBatchBytes ?? 4 << 20, 1_024),
+      maxBatchBytes: checkWhole("maxBatchBytes", options.maxBatchBytes ?? 4 << 20, 1_024),
       maxRecords: maxQueueSize,
-      maxChars: checkWhole("maxQueueBytes", options.maxQueueBytes ?? 64 << 20, 1_024),
-    });
+      maxBytes: checkWhole("maxQueueBytes", options.maxQueueBytes ?? 64 << 20, 1_024),
+    }, exportRequestEnvelope(resource));
     this.#maxInFlight = checkWhole("maxInFlight", options.maxInFlight ?? 2, 1, 64);
     this.#flushIntervalMs = checkWhole("flushIntervalMs", options.flushIntervalMs ?? 1_000, 1);
     this.#timeoutMs = checkWhole(
@@ -389,7 +387,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   /** The counters. */
   stats(): OtlpHandlerStats {
     let inFlightRecords = 0;
-    for (const batch of this.#inFlight.values()) inFlightRecords += batch.records.length;
+    for (const batch of this.#inFlight.values()) inFlightRecords += batch.count;
     return {
       received: this.#received,
       sent: this.#sent,
@@ -422,7 +420,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     this.#destroyed = true;
     this.#clearFlushTimer();
     let undelivered = this.#queue.clear();
-    for (const batch of this.#inFlight.values()) undelivered += batch.records.length;
+    for (const batch of this.#inFlight.values()) undelivered += batch.count;
     this.#inFlight.clear();
     this.#abort.abort();
     if (undelivered > 0) {
@@ -519,8 +517,8 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   async #deliver(batch: Batch) {
     this.#inFlight.set(batch.seq, batch);
     this.#reportNotices();
-    const count = batch.records.length;
-    const body = exportRequestJson(this.#resource, batch.records);
+    const count = batch.count;
+    const body = batch.body;
     for (let attempt = 0;; attempt++) {
       if (attempt > 0) this.#retried++;
       const outcome = await this.#post(body);
@@ -583,7 +581,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   }
 
   // One request, with its timeout; never throws.
-  async #post(body: string): Promise<Outcome> {
+  async #post(body: Uint8Array<ArrayBuffer>): Promise<Outcome> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
     const signal = AbortSignal.any([this.#abort.signal, timeout.signal]);

@@ -12,7 +12,7 @@ import {
 } from "@workerlog/workerlog";
 import { SyslogHandler, type SyslogHandlerOptions } from "@workerlog/workerlog";
 import { freePort, makeCertificates, type Received, Rsyslog } from "./_rsyslog.ts";
-import { fixture, tempDir } from "./_helpers.ts";
+import { assertCompleteAndOrdered, fixture, jsonFile, readJsonLines, tempDir } from "./_helpers.ts";
 import type { CountArgs } from "./fixtures/count_worker.ts";
 
 /** A handler whose faults are collected, not printed. */
@@ -423,6 +423,84 @@ Deno.test("close: delivers within closeTimeoutMs, else abandons, counts and repo
   await relp.handler.drained();
   relp.handler.destroy();
   assertEquals(relp.errors, []);
+});
+
+Deno.test("a dead receiver does not hold up the FileHandler beside it: every record is filed, syslog counts every one, stop() is bounded", async () => {
+  await using dir = await tempDir();
+  const perWorker = 5_000;
+  const total = 4 * perWorker;
+  const closeTimeoutMs = 300;
+  const file = jsonFile(dir.file("all.jsonl"));
+  // Nobody listens on the port; the buffer holds a few hundred records.
+  const { handler: syslog, errors } = handlerFor({
+    port: freePort(),
+    maxMessageBytes: 1_000,
+    maxBufferBytes: 64 * 1024,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 50,
+    closeTimeoutMs,
+  }, "INFO");
+  const listener = new QueueListener([file, syslog]).start();
+  let stopped = false;
+  try {
+    await spawn<number>(fixture("count_worker.ts"), {
+      count: 4,
+      args: { records: perWorker, yieldEvery: 500 } satisfies CountArgs,
+      listener,
+    });
+    const during = syslog.stats();
+    assertEquals(during.delivered, 0, "nothing can be delivered to a dead receiver");
+    assertGreater(during.dropped, 0, "the buffer filled up and dropped");
+    // Nothing was delivered, so every record is either dropped or still
+    // buffered (no drop notice fits while the buffer stays full).
+    assertEquals(
+      during.dropped + during.buffered + during.delivered,
+      total,
+      `dropped ${during.dropped} + buffered ${during.buffered} + delivered ${during.delivered}`,
+    );
+    // stop() closes the syslog handler, which may wait closeTimeoutMs and
+    // not more: a bounded wait that names what it waited for.
+    const slackMs = 5_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `listener.stop() did not finish within closeTimeoutMs ${closeTimeoutMs} + ${slackMs} ms`,
+            ),
+          ),
+        closeTimeoutMs + slackMs,
+      );
+    });
+    try {
+      await Promise.race([listener.stop(), late]);
+      stopped = true;
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    if (!stopped) await listener.stop();
+  }
+  const after = syslog.stats();
+  assertEquals(after.buffered, 0, "the handler was closed: nothing stays buffered");
+  assertEquals(after.delivered, 0);
+  // What was buffered at the end is abandoned, plus the drop notice if it fit.
+  assertEquals(after.accepted, after.abandoned, "every accepted message was abandoned");
+  const notices = after.accepted - (total - after.dropped);
+  assert(notices === 0 || notices === 1, `at most one drop notice got in, not ${notices}`);
+  const lines = await readJsonLines(dir.file("all.jsonl"));
+  assertEquals(lines.length, total, "every record reached the FileHandler");
+  assertEquals([...assertCompleteAndOrdered(lines).values()], [
+    perWorker,
+    perWorker,
+    perWorker,
+    perWorker,
+  ]);
+  const reports = errors.map((error) => error.message);
+  assert(reports.some((message) => message.includes("cannot connect")), reports.join("\n"));
+  assert(reports.some((message) => message.includes("buffer is full")), reports.join("\n"));
+  assert(reports.some((message) => message.includes("records not delivered")), reports.join("\n"));
 });
 
 Deno.test("the listener's reporter replaces the default one, not an onError given", async () => {
