@@ -313,6 +313,39 @@ export class OtlpExportError extends ForwardingError {
 }
 
 /**
+ * The handlers module of a `WriterListener` could not be used: it failed to
+ * load, has no handlers function (a `handlers` or default export), or that
+ * function threw or returned something other than an array of handlers.
+ * Thrown by `start()`, before any sender connects.
+ *
+ * @example
+ * ```ts
+ * import { HandlerModuleError } from "@workerlog/workerlog";
+ *
+ * const error = new HandlerModuleError("file:///app/log_handlers.ts", {
+ *   name: "TypeError",
+ *   message: "it has no handlers function",
+ * });
+ * console.log(error.url); // file:///app/log_handlers.ts
+ * ```
+ */
+export class HandlerModuleError extends WorkerlogError {
+  /** The handlers module's URL. */
+  readonly url: string;
+
+  /** Builds the error for the module and what went wrong in the writer. */
+  constructor(url: string, error: ErrorDescription) {
+    super(
+      `Could not build the log handlers from ${url}: ${error.name}: ${error.message}. ` +
+        `The module must export a function (as \`handlers\` or its default export) that returns ` +
+        `an array of handlers of the @std/log package, or a promise of one.`,
+      { cause: error },
+    );
+    this.url = url;
+  }
+}
+
+/**
  * An error as it crosses threads: plain fields only.
  *
  * @example

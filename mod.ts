@@ -69,3 +69,9 @@ export {
   WorkerError,
   WorkerlogError,
 } from "./errors.ts";
+export {
+  MAIN_THREAD_SENDER,
+  WriterListener,
+  type WriterListenerOptions,
+} from "./listener/writer_listener.ts";
+export { HandlerModuleError } from "./errors.ts";

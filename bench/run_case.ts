@@ -38,7 +38,13 @@ import {
 //   const WRITER_WORKER: Partial<SpawnOptions> | undefined = { listenerOptions: { writer: "worker" } };
 // and the cases "workerlog-writer-4" and "user-workerlog-writer-4" run it.
 // Until then they are reported as skipped, never faked.
-const WRITER_WORKER: Partial<SpawnOptions> | undefined = undefined;
+const WRITER_WORKER: Partial<SpawnOptions> | undefined = {
+  handlers: undefined,
+  writer: new URL("./workers/writer_handlers.ts", import.meta.url),
+  listenerOptions: {
+    args: { file: Deno.args[3], shape: Deno.args[0].startsWith("user") ? "user" : "text" },
+  },
+};
 // ---------------------------------------------------------------------------
 
 /** What one run of a case measured. */

@@ -1,6 +1,7 @@
 import type { BaseHandler } from "@std/log";
 import { checkBoolean, checkLevel, checkLoggers, checkWholeNumber } from "../common/_options.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
+import type { QueueConnection } from "../common/_wire.ts";
 import {
   describeError,
   type ErrorDescription,
@@ -8,7 +9,9 @@ import {
   ModuleNotFoundError,
   WorkerError,
 } from "../errors.ts";
-import { QueueListener, type QueueListenerOptions } from "../listener/queue_listener.ts";
+import { QueueListener } from "../listener/queue_listener.ts";
+import type { SenderHub } from "../listener/_sender_hub.ts";
+import { WriterListener, type WriterListenerOptions } from "../listener/writer_listener.ts";
 import { type FromWorker, START_KEY, type StartMessage, type ToWorker } from "./_control.ts";
 // Imported for its place in the module graph only: see the module's doc.
 import "./_bootstrap.ts";
@@ -73,17 +76,27 @@ export interface SpawnOptions<A = unknown> extends LoggingOptions {
   /** Passed to every worker's function as `args` (structured-cloned). */
   args?: A;
   /**
-   * Handlers for a listener spawn() makes, starts and stops. Give either
-   * these or `listener`.
+   * Handlers for a listener spawn() makes, starts and stops. Give exactly
+   * one of `handlers`, `writer` and `listener`.
    */
   handlers?: BaseHandler[];
-  /** Options of the listener made from `handlers`. */
-  listenerOptions?: QueueListenerOptions;
   /**
-   * A started listener to send to; spawn() attaches and detaches, never
-   * stops it. Several runs may share one listener at the same time.
+   * The URL of a handlers module for a {@linkcode WriterListener} spawn()
+   * makes, starts and stops: the writing then runs in a writer worker of its
+   * own, and the main thread spends no CPU per record.
    */
-  listener?: QueueListener;
+  writer?: string | URL;
+  /**
+   * Options of the listener made from `handlers` or `writer` (`args` only
+   * with `writer`: it is passed to the handlers module).
+   */
+  listenerOptions?: WriterListenerOptions;
+  /**
+   * A started listener to send to: a {@linkcode QueueListener} or a
+   * {@linkcode WriterListener}. spawn() connects and detaches, never stops
+   * it. Several runs may share one listener at the same time.
+   */
+  listener?: QueueListener | WriterListener;
   /**
    * The workers' names are `${name}-${index}`. Default "worker". When a run
    * on the same listener already uses those names, this run's are
@@ -189,15 +202,29 @@ async function runAll<R, A>(
   mailboxes: Mailbox[],
 ): Promise<R[]> {
   const plan = await planRun(module, options);
-  const listener = options.listener ??
-    new QueueListener(options.handlers!, options.listenerOptions);
+  const listener = options.listener ?? await startListener(options);
   const owned = options.listener === undefined;
-  if (owned) listener.start();
   try {
     return await runWorkers<R>(listener, plan, mailboxes);
   } finally {
-    if (owned) await listener.stop();
+    if (owned) await listener[Symbol.asyncDispose]();
   }
+}
+
+// The listener spawn() owns: QueueListener.start() sets the handlers up at
+// once; a WriterListener's start() waits for its writer to have done so.
+async function startListener<A>(options: SpawnOptions<A>): Promise<SenderHub & AsyncDisposable> {
+  if (options.writer !== undefined) {
+    return await new WriterListener(options.writer, options.listenerOptions).start();
+  }
+  if (options.listenerOptions?.args !== undefined) {
+    throw new InvalidOptionError(
+      "listenerOptions.args",
+      options.listenerOptions.args,
+      "no args: they are for a writer's handlers module (the writer option)",
+    );
+  }
+  return new QueueListener(options.handlers!, options.listenerOptions).start();
 }
 
 interface Plan {
@@ -221,15 +248,22 @@ async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promi
   }
   options.signal?.throwIfAborted();
   const count = checkWholeNumber("count", options.count);
-  if ((options.handlers === undefined) === (options.listener === undefined)) {
+  const given = [options.handlers, options.writer, options.listener]
+    .filter((option) => option !== undefined).length;
+  if (given !== 1) {
     throw new InvalidOptionError(
-      "handlers/listener",
-      { handlers: options.handlers, listener: options.listener },
-      "exactly one of them: handlers for a listener spawn() owns, or a started listener",
+      "handlers/writer/listener",
+      { handlers: options.handlers, writer: options.writer, listener: options.listener },
+      "exactly one of them: handlers for a listener spawn() owns, the URL of a handlers " +
+        "module for a writer worker spawn() owns, or a started listener",
     );
   }
-  if (options.listener !== undefined && !(options.listener instanceof QueueListener)) {
-    throw new InvalidOptionError("listener", options.listener, "a QueueListener");
+  const listener = options.listener;
+  if (
+    listener !== undefined &&
+    !(listener instanceof QueueListener) && !(listener instanceof WriterListener)
+  ) {
+    throw new InvalidOptionError("listener", listener, "a QueueListener or a WriterListener");
   }
   if (options.onMessage !== undefined && typeof options.onMessage !== "function") {
     throw new InvalidOptionError("onMessage", options.onMessage, "a function (data, index) => {}");
@@ -315,7 +349,7 @@ function toModuleUrl(module: string | URL): URL {
 }
 
 /** The names of one run's workers: `${name}-${index}`, or `${name}#k-${index}` when taken. */
-function workerNames(listener: QueueListener, plan: Plan): string[] {
+function workerNames(listener: SenderHub, plan: Plan): string[] {
   for (let run = 1;; run++) {
     const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;
     const names = Array.from({ length: plan.count }, (_, index) => `${prefix}-${index}`);
@@ -363,7 +397,7 @@ class Mailbox {
 }
 
 async function runWorkers<R>(
-  listener: QueueListener,
+  listener: SenderHub,
   plan: Plan,
   mailboxes: Mailbox[],
 ): Promise<R[]> {
@@ -421,7 +455,7 @@ function warnOnce(firstName: string): (data: unknown, index: number) => void {
 }
 
 function startWorker(
-  listener: QueueListener,
+  listener: SenderHub,
   plan: Plan,
   index: number,
   name: string,
@@ -429,7 +463,9 @@ function startWorker(
   onMessage: (data: unknown, index: number) => void,
   mailbox: Mailbox,
 ): RunningWorker {
-  const connection = listener.connect({ name, index });
+  // A WriterListener's connection comes from its writer: the worker loads
+  // its modules meanwhile, and gets the start message once it has come.
+  const connecting = listener.connect({ name, index });
   let worker: Worker;
   try {
     worker = new Worker(BOOTSTRAP, { type: "module", name });
@@ -500,18 +536,28 @@ function startWorker(
       fromWorker: false,
     });
 
-  const start: StartMessage = {
-    module: plan.module,
-    index,
-    count: plan.count,
-    name,
-    args: plan.args,
-    connection,
-    logging: plan.logging,
-    preformat: plan.preformat,
-    control: control.port2,
+  const sendStart = (connection: QueueConnection) => {
+    const start: StartMessage = {
+      module: plan.module,
+      index,
+      count: plan.count,
+      name,
+      args: plan.args,
+      connection,
+      logging: plan.logging,
+      preformat: plan.preformat,
+      control: control.port2,
+    };
+    worker.postMessage({ [START_KEY]: start }, [connection.port as MessagePort, control.port2]);
   };
-  worker.postMessage({ [START_KEY]: start }, [connection.port as MessagePort, control.port2]);
+  if (connecting instanceof Promise) {
+    connecting.then(
+      sendStart,
+      (error) => settle({ kind: "failed", error: describeError(error), fromWorker: false }),
+    );
+  } else {
+    sendStart(connecting);
+  }
 
   const finished = ended.promise.then(async () => {
     mailbox.close();
