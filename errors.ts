@@ -167,6 +167,41 @@ export class LogFileReplacedError extends WorkerlogError {
 }
 
 /**
+ * Writes to a BatchFileHandler's file failed (a full disk, a quota, an I/O
+ * error). Thrown once when writes start failing, and again only after a
+ * write has succeeded in between; the listener reports it through
+ * `onError`. Nothing is torn: what could not be written is kept and written
+ * first once writes succeed again.
+ *
+ * @example
+ * ```ts
+ * import { LogWriteError } from "@workerlog/workerlog";
+ *
+ * const error = new LogWriteError("logs/app.log", new Error("No space left on device"), 1, 1024);
+ * console.log(error.path); // logs/app.log
+ * ```
+ */
+export class LogWriteError extends WorkerlogError {
+  /** The log file's path. */
+  readonly path: string;
+
+  /**
+   * Builds the error for the path, what the write threw, which fault this is
+   * (1 for the first since the file was opened) and the bytes kept at most.
+   */
+  constructor(path: string, cause: unknown, fault: number, maxKeptBytes: number) {
+    super(
+      `${describe(cause)} (writing to ${path}, ` +
+        `fault ${fault}). What was not written is kept, up to ${maxKeptBytes} bytes, and written ` +
+        `first once writes succeed again; past that, new lines are dropped whole and counted in ` +
+        `droppedLines. Free space on the disk or fix the cause.`,
+      { cause },
+    );
+    this.path = path;
+  }
+}
+
+/**
  * A spawned worker failed: its function threw, it died of an uncaught error,
  * or its module could not be loaded. `spawn()` rejects with it after every
  * record that worker sent has been written.

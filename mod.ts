@@ -63,6 +63,7 @@ export {
   InvalidOptionError,
   ListenerStateError,
   LogFileReplacedError,
+  LogWriteError,
   ModuleNotFoundError,
   OtlpExportError,
   type OtlpFault,

@@ -72,6 +72,117 @@ export async function readTextLines(path: string): Promise<TextLine[]> {
   });
 }
 
+/**
+ * Polls `condition` every few milliseconds until it holds. Fails after
+ * `timeoutMs` with a message that says what it waited for, so no test can
+ * hang on a condition that never comes true.
+ */
+export async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Sleeps this thread for `ms` without returning to the event loop. */
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/**
+ * `waitFor` for code that must not yield, e.g. a handler that holds up the
+ * listener's thread until a worker has reached some point: sleeps 1 ms
+ * between polls, and fails after `timeoutMs` saying what it waited for.
+ */
+export function waitForSync(what: string, condition: () => boolean, timeoutMs = 10_000): void {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    sleepSync(1);
+  }
+}
+
+/** A small disk: a tmpfs mounted on a fresh directory, unmounted when disposed. */
+export interface SmallDisk extends AsyncDisposable {
+  /** Where it is mounted. */
+  path: string;
+  /** Writes a file that takes every byte left on the disk; deleting it frees them again. */
+  fill(name?: string): string;
+}
+
+/** Mounts a tmpfs of `kib` KiB (needs root, as in CI). */
+export async function smallDisk(kib = 256): Promise<SmallDisk> {
+  const dir = await tempDir();
+  try {
+    await run("mount", ["-t", "tmpfs", "-o", `size=${kib}k`, "tmpfs", dir.path]);
+  } catch (error) {
+    await dir[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    path: dir.path,
+    fill(name = "filler") {
+      const path = `${dir.path}/${name}`;
+      using file = Deno.openSync(path, { create: true, append: true });
+      const chunk = new Uint8Array(4096);
+      for (let i = 0; i < kib; i++) {
+        try {
+          file.writeSync(chunk);
+        } catch (error) {
+          if (error instanceof Error && /No space left/.test(error.message)) return path;
+          throw error;
+        }
+      }
+      throw new Error(`${path}: wrote ${kib} KiB and the disk is still not full`);
+    },
+    async [Symbol.asyncDispose]() {
+      await run("umount", ["--lazy", dir.path]); // lazy: even while a failed test holds a file open
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/**
+ * Whether this process may mount a tmpfs; when it may not, says why on
+ * stderr so that the tests it skips are not skipped silently.
+ */
+export async function canMountTmpfs(): Promise<boolean> {
+  try {
+    await using _ = await smallDisk(64);
+    return true;
+  } catch (error) {
+    console.error(
+      `Skipping the full-disk tests: cannot mount a tmpfs (${
+        error instanceof Error ? error.message : error
+      }). They need root, as in CI.`,
+    );
+    return false;
+  }
+}
+
+async function run(command: string, args: string[]) {
+  const { code, stderr } = await new Deno.Command(command, {
+    args,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (code !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed: ${new TextDecoder().decode(stderr)}`);
+  }
+}
+
 /** The URL of a fixture worker module. */
 export function fixture(name: string): URL {
   return new URL(`./fixtures/${name}`, import.meta.url);

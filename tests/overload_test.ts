@@ -1,42 +1,106 @@
 // When the listener falls behind, memory stays bounded: "block" makes the
 // workers wait and loses nothing; "drop" drops, counts exactly, and says so.
+//
+// The sink stalls the listener's thread on each worker's first record until
+// that worker has done all it can without the listener: with "block" it must
+// stop at exactly `CAP` records logged, with "drop" it runs to its end. The
+// worker stores how many records it has logged in shared memory after every
+// log call, so the sink also checks, at every record, that no worker is ever
+// more than CAP records ahead of what the listener has handled.
 import { assert, assertEquals, assertGreater, assertLessOrEqual } from "@std/assert";
 import { FileHandler } from "@std/log";
-import { jsonLinesFormatter, QueueListener, spawn } from "@workerlog/workerlog";
-import { assertCompleteAndOrdered, fixture, readJsonLines, tempDir } from "./_helpers.ts";
+import {
+  jsonLinesFormatter,
+  QueueListener,
+  spawn,
+  type WorkerLogRecord,
+} from "@workerlog/workerlog";
+import {
+  assertCompleteAndOrdered,
+  fixture,
+  readJsonLines,
+  sleepSync,
+  tempDir,
+  waitForSync,
+} from "./_helpers.ts";
 
-const WORKERS = 4;
-const RECORDS = 20_000;
-const CAP = 1_000;
+const WORKERS = 2;
+const RECORDS = 3_000;
+const CAP = 64;
 
-/** A FileHandler on a slow disk: every record takes 1 ms. */
-class SlowFileHandler extends FileHandler {
-  #sleeper = new Int32Array(new SharedArrayBuffer(4));
-  override log(msg: string) {
-    Atomics.wait(this.#sleeper, 0, 0, 1);
-    super.log(msg);
+/**
+ * A FileHandler on a slow disk (0.1 ms per record) that stalls on each
+ * worker's first record until the worker can go no further, and checks the
+ * cap from the worker's side on every record.
+ */
+class StallingFileHandler extends FileHandler {
+  readonly progress = new Int32Array(new SharedArrayBuffer(4 * WORKERS));
+  /** Per worker: how many records it had logged when its first record was written. */
+  readonly loggedAtStall: number[] = [];
+  /**
+   * Per worker: the most records it had logged beyond the one being written
+   * (with "block", all of them are buffered in the worker or in flight).
+   */
+  readonly maxAhead: number[] = Array(WORKERS).fill(0);
+
+  constructor(filename: string, readonly overflow: "block" | "drop") {
+    super("INFO", { filename, formatter: jsonLinesFormatter });
+  }
+
+  override handle(record: WorkerLogRecord) {
+    const index = record.workerIndex;
+    if (index !== undefined && record.loggerName !== "workerlog") {
+      if (record.seq === 0) this.#stall(index);
+      // Nothing of this worker past `seq` has been handled yet, so what it
+      // has logged beyond `seq` is buffered in it or in flight.
+      const ahead = Atomics.load(this.progress, index) - record.seq;
+      this.maxAhead[index] = Math.max(this.maxAhead[index], ahead);
+      busy(0.1);
+    }
+    super.handle(record);
+  }
+
+  #stall(index: number) {
+    const logged = () => Atomics.load(this.progress, index);
+    if (this.overflow === "block") {
+      waitForSync(`worker-${index} to fill its window of ${CAP}`, () => logged() >= CAP);
+      sleepSync(20); // time to overrun the cap, if it could
+    } else {
+      waitForSync(`worker-${index} to log all ${RECORDS} records`, () => logged() === RECORDS);
+    }
+    this.loggedAtStall[index] = logged();
   }
 }
 
-async function runAgainstSlowDisk(overflow: "block" | "drop") {
+/** Holds this thread for `ms`, finer than a timed wait can. */
+function busy(ms: number) {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* a slow disk */ }
+}
+
+async function runAgainstStalledDisk(overflow: "block" | "drop") {
   await using dir = await tempDir();
   const file = dir.file("out.log");
-  const listener = new QueueListener(
-    [new SlowFileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
-    { maxInFlight: CAP, overflow },
-  ).start();
-  const logged = await spawn<number>(fixture("burst_worker.ts"), {
+  const sink = new StallingFileHandler(file, overflow);
+  const listener = new QueueListener([sink], { maxInFlight: CAP, overflow }).start();
+  const logged = await spawn<number>(fixture("progress_worker.ts"), {
     count: WORKERS,
-    args: { records: RECORDS },
+    args: { records: RECORDS, progress: sink.progress.buffer },
     listener,
   });
   await listener.stop();
   assertEquals(logged, Array(WORKERS).fill(RECORDS));
-  return { stats: listener.stats(), lines: await readJsonLines(file) };
+  return { sink, stats: listener.stats(), lines: await readJsonLines(file) };
 }
 
 Deno.test("overload: block keeps every record and never buffers more than the cap", async () => {
-  const { stats, lines } = await runAgainstSlowDisk("block");
+  const { sink, stats, lines } = await runAgainstStalledDisk("block");
+  assertEquals(
+    sink.loggedAtStall,
+    Array(WORKERS).fill(CAP),
+    "while the listener stalled, each worker blocked at exactly the cap",
+  );
+  for (const ahead of sink.maxAhead) assertLessOrEqual(ahead, CAP, "a worker got past the cap");
   assertEquals(lines.length, WORKERS * RECORDS);
   assertEquals(
     Object.fromEntries(assertCompleteAndOrdered(lines)),
@@ -55,10 +119,12 @@ Deno.test("overload: block keeps every record and never buffers more than the ca
 });
 
 Deno.test("overload: drop counts exactly what it drops and writes a notice", async () => {
-  const { stats, lines } = await runAgainstSlowDisk("drop");
-  assertGreater(stats.dropped, 0);
+  const { sink, stats, lines } = await runAgainstStalledDisk("drop");
+  assertEquals(sink.loggedAtStall, Array(WORKERS).fill(RECORDS), "drop never makes a worker wait");
   for (const sender of stats.senders) {
     assertEquals(sender.received + sender.dropped, RECORDS, `${sender.name}: received + dropped`);
+    // The worker logged everything while not one of its records was handled.
+    assertLessOrEqual(sender.received, CAP, `${sender.name}: more than the cap got through`);
     assertLessOrEqual(sender.peakInFlight, CAP);
   }
   const notices = lines.filter((line) => line.logger === "workerlog");
@@ -68,7 +134,7 @@ Deno.test("overload: drop counts exactly what it drops and writes a notice", asy
   for (const notice of notices) {
     assertEquals(notice.level, "WARN");
     assert(
-      /^worker-\d dropped \d+ records: 1000 were already in flight/.test(notice.msg),
+      new RegExp(`^worker-\\d dropped \\d+ records: ${CAP} `).test(notice.msg),
       notice.msg,
     );
   }

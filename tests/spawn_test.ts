@@ -1,11 +1,5 @@
-import {
-  assert,
-  assertEquals,
-  assertGreaterOrEqual,
-  assertRejects,
-  assertStringIncludes,
-} from "@std/assert";
-import { FileHandler } from "@std/log";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { FileHandler, type LogRecord } from "@std/log";
 import {
   BatchFileHandler,
   jsonLinesFormatter,
@@ -19,7 +13,6 @@ import {
   fixture,
   jsonFile,
   readJsonLines,
-  readLines,
   readTextLines,
   tempDir,
 } from "./_helpers.ts";
@@ -47,7 +40,7 @@ Deno.test("spawn: 4 workers x 5,000 records land in one file, complete and in or
   }
 });
 
-Deno.test("spawn: a logger listed in `loggers` reaches the file; an unlisted one does not", async () => {
+Deno.test("spawn: a logger listed in `loggers` reaches the file at its own level", async () => {
   await using dir = await tempDir();
   const file = dir.file("out.log");
   await spawn(fixture("named_loggers_worker.ts"), {
@@ -56,7 +49,10 @@ Deno.test("spawn: a logger listed in `loggers` reaches the file; an unlisted one
     level: "INFO",
     loggers: { app: { level: "DEBUG" } },
   });
-  const lines = await readJsonLines(file);
+  // What becomes of the unlisted logger is tested in its own file.
+  const lines = (await readJsonLines(file)).filter((line) =>
+    line.logger !== "unlisted" && line.logger !== "workerlog"
+  );
   const seen = lines.map((line) => `${line.worker} ${line.logger} ${line.level} ${line.msg}`)
     .sort();
   assertEquals(seen, [
@@ -70,26 +66,33 @@ Deno.test("spawn: a logger listed in `loggers` reaches the file; an unlisted one
 Deno.test("spawn: a record's time is when the worker logged it, not when it was written", async () => {
   await using dir = await tempDir();
   const file = dir.file("out.log");
-  // A handler that holds the listener up for 500 ms on every record: records
-  // are written long after they were logged.
-  class SlowFileHandler extends FileHandler {
-    override handle(record: Parameters<FileHandler["handle"]>[0]) {
-      const until = Date.now() + 500;
+  // A handler that writes each record only once 100 ms have passed since its
+  // time: a formatter that took the time of writing would show it.
+  class LateFileHandler extends FileHandler {
+    override handle(record: LogRecord) {
+      const until = record.datetime.getTime() + 100;
       while (Date.now() < until) { /* a slow disk */ }
       super.handle(record);
     }
   }
-  const started = Date.now();
-  await spawn(fixture("sleep_worker.ts"), {
-    count: 1,
-    handlers: [new SlowFileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
-  });
-  const [before, after] = await readJsonLines(file);
-  assertEquals([before.msg, after.msg], ["before", "after"]);
-  const gap = Date.parse(after.time) - Date.parse(before.time);
-  assertGreaterOrEqual(gap, 200);
-  assert(gap < 500, `gap ${gap} ms includes the listener's delay, not just the worker's sleep`);
-  assert(Date.parse(before.time) - started < 500, "the first record carries its write time");
+  const [clock] = await spawn<{ before: number[]; after: number[] }>(
+    fixture("stamped_worker.ts"),
+    {
+      count: 1,
+      handlers: [new LateFileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+    },
+  );
+  const lines = await readJsonLines(file);
+  assertEquals(lines.map((line) => line.msg), ["before", "after"]);
+  // The worker's clock around each call: the batch arrived at least 30 ms
+  // after `to`, and was written at least 100 ms after it.
+  for (const [i, [from, to]] of [clock.before, clock.after].entries()) {
+    const time = Date.parse(lines[i].time);
+    assert(
+      from <= time && time <= to,
+      `${lines[i].msg}: time ${time} is not within the log call (${from} to ${to})`,
+    );
+  }
 });
 
 Deno.test("spawn: respectHandlerLevel gives a WARN and a DEBUG handler exactly what their levels admit", async () => {
@@ -219,10 +222,13 @@ Deno.test("spawn: preformat makes workers format; the file holds the same lines"
   });
   const lines = await readTextLines(file);
   assertEquals(lines.length, 6_000);
-  const seen = new Set(lines.map((line) => `${line.worker} ${line.rest}`));
-  assertEquals(seen.size, 6_000);
-  assert(seen.has('worker-2 record 1999 {"i":1999}'));
-  assertEquals((await readLines(file)).length, 6_000);
+  const seen = lines.map((line) => `${line.worker} ${line.level} ${line.logger}: ${line.rest}`);
+  const expected = Array.from(
+    { length: 3 },
+    (_, w) =>
+      Array.from({ length: 2_000 }, (_, i) => `worker-${w} INFO default: record ${i} {"i":${i}}`),
+  ).flat();
+  assertEquals(seen.sort(), expected.sort(), "every record once, as textFormatter writes it");
 });
 
 Deno.test("spawn: preformat uses the worker module's formatter export, and lines still carry worker and seq", async () => {
@@ -241,4 +247,29 @@ Deno.test("spawn: preformat uses the worker module's formatter export, and lines
     "worker-1": 1_500,
   });
   for (const line of lines) assertEquals(line.args, [{ i: line.seq }]);
+});
+
+Deno.test("spawn: an error that reaches only the Worker's error event still rejects with WorkerError, after every record is written", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const error = await assertRejects(
+    () =>
+      spawn(fixture("hostile_error_worker.ts"), {
+        count: 1,
+        args: { records: 500 },
+        handlers: [jsonFile(file)],
+      }),
+    WorkerError,
+  );
+  assertEquals([error.index, error.worker], [0, "worker-0"]);
+  // What only worker.onerror produces: the event's "Uncaught ..." message
+  // and a one-frame summary for a stack, not a stack the worker sent.
+  assertStringIncludes(error.message, "Worker 0 (worker-0) failed: Error: Uncaught Error: ");
+  assert(
+    /^ {4}at file:\/\/\S+\.ts:\d+$/.test(error.workerStack ?? ""),
+    `workerStack: ${error.workerStack}`,
+  );
+  const lines = await readJsonLines(file);
+  assertEquals(lines.length, 500);
+  assertCompleteAndOrdered(lines);
 });
