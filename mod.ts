@@ -76,3 +76,16 @@ export {
   type WriterListenerOptions,
 } from "./listener/writer_listener.ts";
 export { HandlerModuleError } from "./errors.ts";
+export {
+  type ListenInfo,
+  type ListenOptions,
+  type PeerStats,
+  type RefusalReason,
+} from "./listener/_socket_server.ts";
+export { readResumePoints, type ResumePointsOptions } from "./listener/resume_points.ts";
+export {
+  ProcessHandler,
+  type ProcessHandlerOptions,
+  type ProcessHandlerStats,
+} from "./sender/process_handler.ts";
+export { type ProcessLoggingOptions, setupProcessLogging } from "./sender/setup_process_logging.ts";

@@ -8,8 +8,15 @@ import { FanOut } from "./_fan_out.ts";
 import { MainThreadHandler } from "./_main_thread_handler.ts";
 import { openPortLink } from "./_port_link.ts";
 import { drainOnSignals } from "./_signals.ts";
+import {
+  type ListenInfo,
+  type ListenOptions,
+  type PeerStats,
+  SocketServer,
+} from "./_socket_server.ts";
+import type { SocketLink } from "./_socket_link.ts";
 
-export type { OverflowPolicy, SenderStats };
+export type { ListenInfo, ListenOptions, OverflowPolicy, PeerStats, SenderStats };
 
 /** Records in flight per sender unless `maxInFlight` says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT = 16_384;
@@ -123,6 +130,14 @@ export interface ListenerStats {
   handlerErrors: number;
   /** Per sender; "main" is the main thread's `handler()`. */
   senders: SenderStats[];
+  /**
+   * Processes that tried to connect through `listen()` and were refused and
+   * closed (garbage, a frame over the limit, a wrong token or version, too
+   * slow or silent, a name in use); 0 when not listening. `peers` says why.
+   */
+  refusedPeers: number;
+  /** What `listen()`'s socket counts, once it listens. */
+  peers?: PeerStats;
 }
 
 type State = "new" | "started" | "stopping" | "stopped";
@@ -179,6 +194,8 @@ export class QueueListener implements AsyncDisposable {
   #unlistedNoticed = new Set<string>();
   #unnamed = 0;
   #stopDrainingOnSignals = () => {};
+  #server: Promise<SocketServer> | undefined;
+  #serverNow: SocketServer | undefined;
 
   /** Builds a listener for `handlers`; nothing is set up until `start()`. */
   constructor(handlers: BaseHandler[], options?: QueueListenerOptions) {
@@ -277,6 +294,50 @@ export class QueueListener implements AsyncDisposable {
   }
 
   /**
+   * Accepts senders in other processes: `setupProcessLogging()` there routes
+   * their @std/log loggers here, over a Unix socket (the default: in a fresh
+   * directory only this user can enter), TCP on loopback or TLS. Each must
+   * present the token. Resolves with the address, the token, and both as
+   * environment variables to hand a child process. A process that
+   * reconnects (same name) continues as the same sender; what it resends is
+   * written once. Once only per listener; `stop()` closes the socket.
+   *
+   * @example Four child processes, one log file
+   * ```ts ignore
+   * import { jsonLinesFormatter, QueueListener } from "@workerlog/workerlog";
+   * import { FileHandler } from "@std/log";
+   *
+   * await using listener = new QueueListener([
+   *   new FileHandler("INFO", { filename: "app.log", formatter: jsonLinesFormatter }),
+   * ]).start();
+   * const { env } = await listener.listen();
+   * const children = [0, 1, 2, 3].map((i) =>
+   *   new Deno.Command("deno", {
+   *     args: ["run", "--allow-env", "--allow-read", "--allow-write", "child.ts"],
+   *     env: { ...env, WORKERLOG_NAME: `child-${i}` },
+   *   }).output()
+   * );
+   * await Promise.all(children); // child.ts: setupProcessLogging(), log, await handler.flush()
+   * ```
+   */
+  listen(options?: ListenOptions): Promise<ListenInfo> {
+    this.#assertStarted("listen");
+    if (this.#server !== undefined) {
+      return Promise.reject(
+        new ListenerStateError("This listener already listens; call listen() once."),
+      );
+    }
+    this.#server = SocketServer.open(options ?? {}, {
+      level: () => this.lowestLevel,
+      register: (link) => this.#registerSocketLink(link),
+    });
+    return this.#server.then((server) => {
+      this.#serverNow = server;
+      return server.info;
+    });
+  }
+
+  /**
    * Writes everything the sender had posted, then closes its channel; what
    * it posts later is counted as rejected. Resolves when done.
    */
@@ -308,6 +369,7 @@ export class QueueListener implements AsyncDisposable {
     const senders = all.map((connection) => connection.stats());
     const sum = (key: "received" | "dispatched" | "dropped" | "rejected") =>
       senders.reduce((total, sender) => total + sender[key], 0);
+    const peers = this.#serverNow?.stats();
     return {
       received: sum("received"),
       dispatched: sum("dispatched"),
@@ -315,6 +377,8 @@ export class QueueListener implements AsyncDisposable {
       rejected: sum("rejected"),
       handlerErrors: this.#fanOut.handlerErrors,
       senders,
+      refusedPeers: peers?.refused ?? 0,
+      ...(peers === undefined ? {} : { peers }),
     };
   }
 
@@ -340,6 +404,8 @@ export class QueueListener implements AsyncDisposable {
       return;
     }
     this.#state = "stopping";
+    const server = await this.#server?.catch(() => undefined);
+    await server?.close();
     await this.#main?.close();
     await Promise.all([...this.#connections.keys()].map((name) => this.detach(name)));
     await this.#fanOut.destroy();
@@ -364,6 +430,15 @@ export class QueueListener implements AsyncDisposable {
           `they are counted as rejected.`,
       );
     }
+  }
+
+  // A new process under a free name becomes an ordinary connection.
+  #registerSocketLink(link: SocketLink): boolean {
+    if (this.#state !== "started" || !this.isNameFree(link.name)) return false;
+    const connection = new Connection(link.name, undefined, this.#context, link);
+    link.listen((message) => connection.receive(message), () => connection.noticeDrops());
+    this.#connections.set(link.name, connection);
+    return true;
   }
 
   #noticeUnlisted(logger: string, level: LevelName, from: Connection) {

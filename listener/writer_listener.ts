@@ -30,7 +30,19 @@ import "./_writer_main.ts";
 
 const WRITER_MAIN = new URL("./_writer_main.ts", import.meta.url);
 
-/** The sender name of the main thread's records (`handler()`). */
+/**
+ * The sender name of the main thread's records (`handler()`) in a
+ * WriterListener.
+ *
+ * @example Tell the main thread's records from the workers'
+ * ```ts
+ * import { MAIN_THREAD_SENDER, WorkerLogRecord } from "@workerlog/workerlog";
+ * import type { LogRecord } from "@std/log";
+ *
+ * const fromMain = (record: LogRecord) =>
+ *   record instanceof WorkerLogRecord && record.worker === MAIN_THREAD_SENDER;
+ * ```
+ */
 export const MAIN_THREAD_SENDER = "main-thread";
 
 // On SIGINT or SIGTERM, how long busy workers get to post the batches they

@@ -1,11 +1,11 @@
-import { type FormatterFunction, type LoggerConfig, setup } from "@std/log";
+import type { FormatterFunction } from "@std/log";
 import { sendCounted } from "../common/_flow.ts";
 import { checkBoolean, checkLevel, checkLoggers } from "../common/_options.ts";
 import { CONNECT_KEY, type QueueConnection, UNLISTED } from "../common/_wire.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { ListenerStateError } from "../errors.ts";
 import { QueueHandler } from "./queue_handler.ts";
-import { routeUnlistedLoggers, stopRoutingUnlistedLoggers } from "./_unlisted_loggers.ts";
+import { routeLoggers } from "./_route_loggers.ts";
 import { workerScope } from "./_worker_scope.ts";
 
 /**
@@ -88,23 +88,14 @@ export async function setupWorkerLogging(
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
   });
   const level = options.level ?? connection.level ?? "NOTSET";
-  const routed: Record<string, LoggerConfig> = {
-    default: { level, handlers: ["workerlog"] },
-  };
-  for (const [name, config] of Object.entries(loggers)) {
-    routed[name] = { level: config.level ?? level, handlers: ["workerlog"] };
-  }
-  setup({ handlers: { workerlog: handler }, loggers: routed });
-  if (routeUnlisted) {
-    const shared = connection.shared ? new Int32Array(connection.shared) : undefined;
-    routeUnlistedLoggers(
-      handler,
-      level,
-      (logger) => sendCounted(connection.port, shared, { kind: UNLISTED, logger, level }),
-    );
-  } else {
-    stopRoutingUnlistedLoggers();
-  }
+  const shared = connection.shared ? new Int32Array(connection.shared) : undefined;
+  routeLoggers(
+    handler,
+    level,
+    loggers,
+    routeUnlisted,
+    (logger) => sendCounted(connection.port, shared, { kind: UNLISTED, logger, level }),
+  );
   return handler;
 }
 

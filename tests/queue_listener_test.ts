@@ -93,7 +93,7 @@ Deno.test("listener: QueueHandler.flush() resolves only once the listener has wr
   const handler = new QueueHandler("INFO", { connection: listener.connect({ name: "local" }) });
   const logger = new Logger("app", "INFO", { handlers: [handler] });
   for (let i = 0; i < 1_500; i++) logger.info(`record ${i}`, i);
-  assertEquals(await Deno.readTextFile(file), "", "nothing is written synchronously");
+  assertEquals(Deno.readTextFileSync(file), "", "nothing is written synchronously");
   await handler.flush();
   const lines = await readJsonLines(file);
   assertEquals(lines.length, 1_500);

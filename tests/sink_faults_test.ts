@@ -61,7 +61,7 @@ Deno.test("sink faults: a BatchFileHandler on a full disk is reported once and t
   assertEquals(reports.length, 1);
   assertStringIncludes(
     reports[0].message,
-    "BatchFileHandler (/dev/full) failed: No space left on device",
+    "BatchFileHandler (/dev/full): No space left on device",
   );
   assertEquals((await readLines(good)).length, 2_000);
 });

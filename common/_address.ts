@@ -1,0 +1,51 @@
+/**
+ * Listener addresses as one string, the way `listen()` hands them to a
+ * child process and `setupProcessLogging()` reads them back:
+ * "unix:/run/app/log.sock", "tcp:127.0.0.1:4560", "tls:logs.example:4560".
+ *
+ * @module
+ */
+import { InvalidOptionError } from "../errors.ts";
+
+/** The environment variable that carries the listener's address. */
+export const ADDRESS_ENV = "WORKERLOG_ADDRESS";
+/** The environment variable that carries the listener's token. */
+export const TOKEN_ENV = "WORKERLOG_TOKEN";
+/** The environment variable that carries the lowest level the listener writes. */
+export const LEVEL_ENV = "WORKERLOG_LEVEL";
+/** The environment variable that names the sending process. */
+export const NAME_ENV = "WORKERLOG_NAME";
+
+/** Where a listener listens. */
+export type SocketAddress =
+  | { transport: "unix"; path: string }
+  | { transport: "tcp" | "tls"; hostname: string; port: number };
+
+/** The address as one string. */
+export function formatAddress(address: SocketAddress): string {
+  if (address.transport === "unix") return `unix:${address.path}`;
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${address.transport}:${host}:${address.port}`;
+}
+
+/** Parses what `formatAddress()` makes; `option` names the option or variable in errors. */
+export function parseAddress(option: string, text: unknown): SocketAddress {
+  const fail = () =>
+    new InvalidOptionError(
+      option,
+      text,
+      'a listener address such as "unix:/tmp/workerlog-x/listener.sock", "tcp:127.0.0.1:4560" ' +
+        'or "tls:logs.example.com:4560" (what listener.listen() returns as address)',
+    );
+  if (typeof text !== "string") throw fail();
+  if (text.startsWith("unix:")) {
+    const path = text.slice(5);
+    if (path === "") throw fail();
+    return { transport: "unix", path };
+  }
+  const match = /^(tcp|tls):(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
+  if (match === null) throw fail();
+  const port = Number(match[4]);
+  if (port < 1 || port > 65535) throw fail();
+  return { transport: match[1] as "tcp" | "tls", hostname: match[2] ?? match[3], port };
+}

@@ -1,0 +1,134 @@
+/**
+ * One socket a process connected to the listener: reading it into frames,
+ * writing the listener's small replies, and the times the deadlines look at.
+ * What the frames mean is the server's (before the hello) and the link's
+ * (after it).
+ *
+ * @module
+ */
+import { FrameReader } from "../common/_frames.ts";
+
+/** Replies queued for a peer that does not read them: past this it is dropped. */
+const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
+
+/** A connected socket, framed. */
+export class Peer {
+  readonly conn: Deno.Conn;
+  readonly reader: FrameReader;
+  /** When it connected (ms). */
+  readonly connectedAt: number = Date.now();
+  /** Bytes it has sent. */
+  bytesIn = 0;
+  /** Since when a frame has been arriving without ending (ms), or 0. */
+  partialSince = 0;
+  /** Called for each whole frame, synchronously, in order. */
+  onFrame: (type: number, body: Uint8Array) => void = () => {};
+  /** Called after the frames of each read. */
+  onRead: () => void = () => {};
+  #closed = false;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #writing = false;
+  #closeWhenWritten = false;
+
+  constructor(conn: Deno.Conn, maxFrameBytes: number) {
+    this.conn = conn;
+    this.reader = new FrameReader(maxFrameBytes);
+  }
+
+  /** Whether it has been closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads until the peer closes (resolves) or sends a frame that cannot be
+   * cut or decoded (rejects with that FrameError). Other read errors (the
+   * socket closed under it) end it quietly.
+   */
+  async pump(): Promise<void> {
+    const reader = this.reader;
+    while (!this.#closed) {
+      let count: number | null;
+      try {
+        count = await this.conn.read(reader.space());
+      } catch {
+        return;
+      }
+      if (count === null) return;
+      this.bytesIn += count;
+      reader.wrote(count);
+      let frames = 0;
+      for (let frame = reader.next(); frame !== undefined; frame = reader.next()) {
+        frames++;
+        this.onFrame(frame.type, frame.body);
+        if (this.#closed) return;
+      }
+      if (!reader.partial) this.partialSince = 0;
+      else if (frames > 0 || this.partialSince === 0) this.partialSince = Date.now();
+      this.onRead();
+    }
+  }
+
+  /** Queues a frame to write; a peer that lets replies pile up is closed. */
+  send(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    if (this.#outBytes > MAX_QUEUED_REPLY_BYTES) return this.close();
+    if (!this.#writing) this.#write();
+  }
+
+  /** Closes once what is queued has been written (or at once if nothing is). */
+  closeAfterWrites(): void {
+    if (this.#writing) this.#closeWhenWritten = true;
+    else this.close();
+  }
+
+  /** Closes the socket now. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#out = [];
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed by the other side.
+    }
+  }
+
+  async #write() {
+    this.#writing = true;
+    try {
+      while (this.#out.length > 0 && !this.#closed) {
+        const frames = this.#out;
+        this.#out = [];
+        this.#outBytes = 0;
+        await writeAll(this.conn, frames.length === 1 ? frames[0] : concat(frames));
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#writing = false;
+      if (this.#closeWhenWritten) this.close();
+    }
+  }
+}
+
+/** Writes every byte (a socket write may take only part). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+/** The frames end to end, in one buffer: one write for many small frames. */
+export function concat(frames: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const frame of frames) length += frame.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const frame of frames) {
+    out.set(frame, at);
+    at += frame.length;
+  }
+  return out;
+}

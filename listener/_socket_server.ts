@@ -1,0 +1,575 @@
+/**
+ * Listening for other processes: a Unix socket (the default, in a directory
+ * only the owner can enter), TCP on loopback, or TLS. Every peer must open
+ * with a hello that carries the protocol version and the token; until then
+ * it is one of a bounded number of pending peers, with a deadline. A peer
+ * that sends garbage, claims a frame over the limit, has a wrong token or
+ * version, trickles or stays silent is refused, closed and counted, and
+ * touches no other sender. An accepted sender is handed to its SocketLink.
+ *
+ * @module
+ */
+import type { LevelName } from "@std/log";
+import {
+  ADDRESS_ENV,
+  formatAddress,
+  LEVEL_ENV,
+  type SocketAddress,
+  TOKEN_ENV,
+} from "../common/_address.ts";
+import { checkWholeNumber } from "../common/_options.ts";
+import {
+  decodeFrame,
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameEncoder,
+  FrameError,
+  hasControlCharacters,
+  HELLO,
+  type Hello,
+  PROTOCOL_VERSION,
+} from "../common/_frames.ts";
+import { InvalidOptionError, ListenerStateError } from "../errors.ts";
+import { type LinkCounters, SocketLink } from "./_socket_link.ts";
+import { Peer } from "./_socket_peer.ts";
+
+/** A peer must have sent a valid hello this long after it connected. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** A frame that has begun must end within this time. */
+export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
+/** At most this many peers may be connected without a hello yet. */
+export const DEFAULT_MAX_PENDING_PEERS = 64;
+
+/**
+ * Options of `QueueListener.listen()`.
+ *
+ * @example A Unix socket at a path you choose, so that a restarted listener has the same address
+ * ```ts ignore
+ * import { QueueListener, type ListenOptions } from "@workerlog/workerlog";
+ *
+ * const options: ListenOptions = {
+ *   path: "/run/myapp/log.sock", // in a directory only this user can enter
+ *   token: Deno.env.get("LOG_TOKEN"),
+ * };
+ * const { env } = await new QueueListener([]).start().listen(options);
+ * ```
+ */
+export interface ListenOptions {
+  /**
+   * "unix" (the default): a Unix socket; "tcp": TCP on a loopback address;
+   * "tls": TLS, for senders on other hosts (needs `cert` and `key`).
+   */
+  transport?: "unix" | "tcp" | "tls";
+  /**
+   * The socket's path (unix). Its directory must be one only this user can
+   * enter (mode 0700); it is created so if missing. A socket left there by a
+   * listener that was killed is replaced. Default: a fresh directory under
+   * the system's temporary directory, removed again by `stop()`.
+   */
+  path?: string;
+  /** The address to listen on (tcp: a loopback address; tls: any). Default "127.0.0.1". */
+  hostname?: string;
+  /** The port (tcp, tls). Default 0: one the system picks. */
+  port?: number;
+  /** The certificate chain, PEM (tls). */
+  cert?: string;
+  /** The private key, PEM (tls). */
+  key?: string;
+  /**
+   * The secret every sender's hello must carry. Default: 32 random bytes.
+   * Pass your own to keep the same one across a restart of the listener.
+   */
+  token?: string;
+  /**
+   * The next seq per sender name already in the output, e.g. from
+   * `readResumePoints(file)`: after a restart, what a sender resends below it
+   * is dropped as already written, so nothing is written twice.
+   */
+  resume?: ReadonlyMap<string, number> | Readonly<Record<string, number>>;
+  /** Frames longer than this many bytes are refused unread. Default 64 MiB. */
+  maxFrameBytes?: number;
+  /** A peer must send a valid hello within this time. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** A frame that has begun must end within this time. Default 30 s. */
+  frameTimeoutMs?: number;
+  /** At most this many peers without a hello yet; more are refused. Default 64. */
+  maxPendingPeers?: number;
+}
+
+/**
+ * What a child process needs to log into the listener: the address and
+ * token, and both (with the listener's lowest level) as environment
+ * variables for `new Deno.Command(..., { env })`.
+ *
+ * @example Start a child that logs into this listener
+ * ```ts ignore
+ * import { QueueListener } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const { env } = await listener.listen();
+ * await new Deno.Command("deno", { args: ["run", "-A", "child.ts"], env }).output();
+ * ```
+ */
+export interface ListenInfo {
+  /** Where the listener listens, e.g. "unix:/tmp/workerlog-abc/listener.sock". */
+  address: string;
+  /** The token senders must present. */
+  token: string;
+  /** WORKERLOG_ADDRESS, WORKERLOG_TOKEN and WORKERLOG_LEVEL, for a child's environment. */
+  env: Record<string, string>;
+}
+
+/**
+ * Why a peer was refused: bytes that are no frame ("garbage"), a frame
+ * larger than the limit ("too-large"), a wrong token or unknown protocol
+ * version, a hello or frame that took too long ("slow") or never came
+ * ("silent"), a sender name another live sender uses, too many peers
+ * waiting for their hello, or a frame that does not decode ("malformed").
+ *
+ * @example Count the refusals by reason
+ * ```ts
+ * import { QueueListener, type RefusalReason } from "@workerlog/workerlog";
+ *
+ * await using listener = new QueueListener([]).start();
+ * const refused: Partial<Record<RefusalReason, number>> = listener.stats().peers?.refusedBy ?? {};
+ * console.log(refused.token ?? 0); // 0
+ * ```
+ */
+export type RefusalReason =
+  | "garbage"
+  | "too-large"
+  | "token"
+  | "version"
+  | "slow"
+  | "silent"
+  | "name-in-use"
+  | "too-many"
+  | "malformed";
+
+const REASONS: readonly RefusalReason[] = [
+  "garbage",
+  "too-large",
+  "token",
+  "version",
+  "slow",
+  "silent",
+  "name-in-use",
+  "too-many",
+  "malformed",
+];
+
+/**
+ * What a listening listener counts about the processes that connect.
+ *
+ * @example Check that no peer was refused
+ * ```ts
+ * import type { PeerStats } from "@workerlog/workerlog";
+ *
+ * function report(peers: PeerStats) {
+ *   if (peers.refused > 0) console.warn("refused peers:", peers.refusedBy);
+ * }
+ * ```
+ */
+export interface PeerStats {
+  /** The address it listens on. */
+  address: string;
+  /** Senders connected now. */
+  connected: number;
+  /** Hellos accepted (a sender that reconnects counts again). */
+  accepted: number;
+  /** Peers refused and closed, for any reason. */
+  refused: number;
+  /** Peers refused and closed, per reason. */
+  refusedBy: Record<RefusalReason, number>;
+  /** Records that arrived again after they had been written (resends), dropped. */
+  duplicates: number;
+}
+
+/** What the server needs from its listener. */
+export interface SocketServerHooks {
+  /** The lowest level the listener writes, for the children's environment. */
+  level(): LevelName;
+  /** Makes a Connection for a new sender's link; false when the name is taken. */
+  register(link: SocketLink): boolean;
+}
+
+/** A listening socket and every peer it accepted. */
+export class SocketServer {
+  readonly info: ListenInfo;
+  readonly #listener: Deno.Listener;
+  readonly #ownDirectory: string | undefined;
+  readonly #token: Uint8Array;
+  readonly #hooks: SocketServerHooks;
+  readonly #resume: Map<string, number>;
+  readonly #maxFrameBytes: number;
+  readonly #helloTimeoutMs: number;
+  readonly #frameTimeoutMs: number;
+  readonly #maxPendingPeers: number;
+  readonly #links = new Map<string, SocketLink>();
+  readonly #pending = new Set<Peer>();
+  readonly #senders = new Set<Peer>();
+  readonly #counters: LinkCounters = { duplicates: 0, malformed: 0 };
+  readonly #refusedBy = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<
+    RefusalReason,
+    number
+  >;
+  readonly #encoder = new FrameEncoder();
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #accepted = 0;
+  #closed = false;
+
+  private constructor(
+    listener: Deno.Listener,
+    address: SocketAddress,
+    ownDirectory: string | undefined,
+    token: string,
+    hooks: SocketServerHooks,
+    options: ListenOptions,
+  ) {
+    this.#listener = listener;
+    this.#ownDirectory = ownDirectory;
+    this.#token = new TextEncoder().encode(token);
+    this.#hooks = hooks;
+    this.#resume = checkResume(options.resume);
+    this.#maxFrameBytes = checkWholeNumber(
+      "maxFrameBytes",
+      options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      1024,
+    );
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.#frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    this.#maxPendingPeers = options.maxPendingPeers ?? DEFAULT_MAX_PENDING_PEERS;
+    const text = formatAddress(address);
+    this.info = {
+      address: text,
+      token,
+      env: { [ADDRESS_ENV]: text, [TOKEN_ENV]: token, [LEVEL_ENV]: hooks.level() },
+    };
+    // One timer for every deadline of every peer, and it never keeps the
+    // process alive by itself.
+    const every = Math.max(5, Math.min(this.#helloTimeoutMs, this.#frameTimeoutMs) / 4);
+    this.#sweeper = setInterval(this.#sweep, every);
+    Deno.unrefTimer(this.#sweeper);
+    this.#acceptLoop();
+  }
+
+  /** Checks the options, opens the socket and starts accepting. */
+  static async open(options: ListenOptions, hooks: SocketServerHooks): Promise<SocketServer> {
+    checkListenOptions(options);
+    const token = options.token ?? randomToken();
+    const transport = options.transport ?? "unix";
+    if (transport === "unix") {
+      const { path, ownDirectory } = await prepareSocketPath(options.path);
+      let listener: Deno.Listener;
+      try {
+        listener = Deno.listen({ transport: "unix", path });
+        await Deno.chmod(path, 0o600);
+      } catch (error) {
+        if (ownDirectory) await Deno.remove(ownDirectory, { recursive: true }).catch(() => {});
+        throw error;
+      }
+      const address: SocketAddress = { transport: "unix", path };
+      return new SocketServer(listener, address, ownDirectory, token, hooks, options);
+    }
+    const hostname = options.hostname ?? "127.0.0.1";
+    const port = options.port ?? 0;
+    const listener = transport === "tls"
+      ? Deno.listenTls({ hostname, port, cert: options.cert!, key: options.key! })
+      : Deno.listen({ hostname, port });
+    const bound = (listener.addr as Deno.NetAddr).port;
+    const address: SocketAddress = { transport, hostname, port: bound };
+    return new SocketServer(listener, address, undefined, token, hooks, options);
+  }
+
+  /** The counters. */
+  stats(): PeerStats {
+    let connected = 0;
+    for (const link of this.#links.values()) if (link.connected) connected++;
+    const refusedBy = { ...this.#refusedBy, malformed: this.#counters.malformed };
+    return {
+      address: this.info.address,
+      connected,
+      accepted: this.#accepted,
+      refused: Object.values(refusedBy).reduce((sum, n) => sum + n, 0),
+      refusedBy,
+      duplicates: this.#counters.duplicates,
+    };
+  }
+
+  /**
+   * Stops accepting and closes the peers still without a hello; the
+   * senders' sockets close with their connections. Removes the socket (and
+   * its directory, if the server made it).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const peer of this.#pending) peer.close();
+    this.#pending.clear();
+    const address = this.info.address;
+    if (address.startsWith("unix:")) {
+      await Deno.remove(this.#ownDirectory ?? address.slice(5), { recursive: true })
+        .catch(() => {});
+    }
+  }
+
+  async #acceptLoop() {
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        if (this.#closed) return;
+        continue; // e.g. a TLS handshake that failed: that peer only
+      }
+      this.#welcome(conn);
+    }
+  }
+
+  #welcome(conn: Deno.Conn) {
+    const peer = new Peer(conn, this.#maxFrameBytes);
+    if (this.#closed) return peer.close();
+    if (this.#pending.size >= this.#maxPendingPeers) return this.#refuse(peer, "too-many");
+    this.#pending.add(peer);
+    peer.onFrame = (type, body) => this.#hello(peer, type, body);
+    peer.pump().then(
+      () => this.#gone(peer),
+      (error) => {
+        const tooLarge = error instanceof FrameError && error.fault === "too-large";
+        if (this.#pending.has(peer)) return this.#refuse(peer, tooLarge ? "too-large" : "garbage");
+        if (tooLarge) this.#refusedBy["too-large"]++;
+        else this.#counters.malformed++;
+        if (!(error instanceof FrameError)) {
+          console.error(`workerlog: closed a sender after an unexpected error:`, error);
+        }
+        peer.close();
+        this.#gone(peer);
+      },
+    );
+  }
+
+  #hello(peer: Peer, type: number, body: Uint8Array) {
+    if (type !== HELLO) throw new FrameError("unknown-type", `type ${type} before the hello`);
+    const { hello } = decodeFrame(type, body) as { hello: Hello };
+    if (hello.version !== PROTOCOL_VERSION) {
+      return this.#refuse(
+        peer,
+        "version",
+        `protocol version ${hello.version} is not ${PROTOCOL_VERSION}: use the same workerlog ` +
+          `version in the sender and the listener`,
+      );
+    }
+    if (!sameToken(this.#token, new TextEncoder().encode(hello.token))) {
+      return this.#refuse(
+        peer,
+        "token",
+        `wrong token: pass the listener's token (WORKERLOG_TOKEN from listen().env)`,
+      );
+    }
+    const link = this.#linkFor(hello);
+    if (link === undefined) {
+      return this.#refuse(
+        peer,
+        "name-in-use",
+        `the sender name "${hello.name}" is in use by another sender: give each process its ` +
+          `own name (WORKERLOG_NAME or the name option)`,
+      );
+    }
+    this.#pending.delete(peer);
+    this.#senders.add(peer);
+    this.#accepted++;
+    peer.reader.helloOnly = false;
+    peer.partialSince = 0;
+    link.attach(peer, hello, (bad) => {
+      bad.close();
+      this.#gone(bad);
+    });
+  }
+
+  // The link for the hello's name: the same one for a reconnect, a new one
+  // for a new name; none when another live process sends under the name.
+  #linkFor(hello: Hello): SocketLink | undefined {
+    const known = this.#links.get(hello.name);
+    if (known !== undefined) {
+      return known.connected && known.session !== hello.session ? undefined : known;
+    }
+    const link = new SocketLink(hello.name, this.#resume.get(hello.name), this.#counters);
+    if (!this.#hooks.register(link)) return undefined;
+    this.#links.set(hello.name, link);
+    return link;
+  }
+
+  #refuse(peer: Peer, reason: RefusalReason, message?: string) {
+    this.#refusedBy[reason]++;
+    this.#pending.delete(peer);
+    if (message === undefined) return peer.close();
+    peer.send(this.#encoder.refused(message));
+    peer.closeAfterWrites();
+  }
+
+  #gone(peer: Peer) {
+    this.#pending.delete(peer);
+    this.#senders.delete(peer);
+  }
+
+  // Refuses peers past their deadlines: no hello in time (silent if they
+  // sent nothing, slow if they did), or a frame that has not ended in time.
+  #sweep = () => {
+    const now = Date.now();
+    for (const peer of this.#pending) {
+      if (now - peer.connectedAt > this.#helloTimeoutMs) {
+        this.#refuse(peer, peer.bytesIn === 0 ? "silent" : "slow");
+      }
+    }
+    for (const peer of this.#senders) {
+      if (peer.closed) {
+        this.#senders.delete(peer);
+      } else if (peer.partialSince !== 0 && now - peer.partialSince > this.#frameTimeoutMs) {
+        this.#refusedBy.slow++;
+        peer.close();
+        this.#senders.delete(peer);
+      }
+    }
+  };
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+// Compares in time that depends only on the expected token's length, not
+// on where the two differ.
+function sameToken(expected: Uint8Array, given: Uint8Array): boolean {
+  let difference = expected.length ^ given.length;
+  for (let i = 0; i < expected.length; i++) difference |= expected[i] ^ (given[i] ?? 0);
+  return difference === 0;
+}
+
+function checkListenOptions(options: ListenOptions) {
+  const transport = options.transport ?? "unix";
+  if (!["unix", "tcp", "tls"].includes(transport)) {
+    throw new InvalidOptionError("transport", transport, '"unix", "tcp" or "tls"');
+  }
+  if (options.token !== undefined) {
+    const token = options.token;
+    if (
+      typeof token !== "string" || token.length < 16 || token.length > 512 ||
+      hasControlCharacters(token)
+    ) {
+      throw new InvalidOptionError(
+        "token",
+        "(hidden)",
+        "a string of 16 to 512 characters without control characters, or no token to get a random one",
+      );
+    }
+  }
+  if (transport === "unix" && (options.hostname !== undefined || options.port !== undefined)) {
+    throw new InvalidOptionError(
+      "transport",
+      transport,
+      '"tcp" or "tls" with hostname and port (a Unix socket takes a path)',
+    );
+  }
+  if (transport !== "unix" && options.path !== undefined) {
+    throw new InvalidOptionError("path", options.path, 'no path with transport "tcp" or "tls"');
+  }
+  if (transport === "tcp" && !isLoopback(options.hostname ?? "127.0.0.1")) {
+    throw new InvalidOptionError(
+      "hostname",
+      options.hostname,
+      'a loopback address (127.0.0.1, ::1, localhost) for "tcp": between hosts use ' +
+        'transport "tls" with cert and key',
+    );
+  }
+  if (
+    transport === "tls" && (typeof options.cert !== "string" || typeof options.key !== "string")
+  ) {
+    throw new InvalidOptionError("cert", options.cert, 'a PEM certificate and key for "tls"');
+  }
+  if (options.port !== undefined) checkWholeNumber("port", options.port, 0);
+  if (options.helloTimeoutMs !== undefined) {
+    checkWholeNumber("helloTimeoutMs", options.helloTimeoutMs);
+  }
+  if (options.frameTimeoutMs !== undefined) {
+    checkWholeNumber("frameTimeoutMs", options.frameTimeoutMs);
+  }
+  if (options.maxPendingPeers !== undefined) {
+    checkWholeNumber("maxPendingPeers", options.maxPendingPeers);
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function checkResume(resume: ListenOptions["resume"]): Map<string, number> {
+  const entries = resume === undefined
+    ? []
+    : resume instanceof Map
+    ? [...resume.entries()]
+    : Object.entries(resume);
+  for (const [name, next] of entries) {
+    if (!Number.isSafeInteger(next) || next < 0) {
+      throw new InvalidOptionError(`resume.${name}`, next, "a whole number of at least 0");
+    }
+  }
+  return new Map(entries);
+}
+
+// A path of the caller's in a directory only its owner can enter, with a
+// socket a killed listener left there removed; or a fresh such directory.
+async function prepareSocketPath(
+  path: string | undefined,
+): Promise<{ path: string; ownDirectory: string | undefined }> {
+  if (path === undefined) {
+    const directory = await Deno.makeTempDir({ prefix: "workerlog-" });
+    await Deno.chmod(directory, 0o700);
+    return { path: `${directory}/listener.sock`, ownDirectory: directory };
+  }
+  const directory = path.slice(0, Math.max(1, path.lastIndexOf("/")));
+  await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
+  const mode = (await Deno.stat(directory)).mode;
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new InvalidOptionError(
+      "path",
+      path,
+      `a path in a directory only this user can enter; ${directory} has mode ` +
+        `${(mode & 0o777).toString(8)}: chmod 700 it, or leave out path to get a fresh one`,
+    );
+  }
+  let existing: Deno.FileInfo | undefined;
+  try {
+    existing = await Deno.lstat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (existing !== undefined) {
+    if (!existing.isSocket) {
+      throw new InvalidOptionError("path", path, "a path that is free or holds an old socket");
+    }
+    if (await isLive(path)) {
+      throw new ListenerStateError(
+        `Another listener is listening at ${path}: stop it first, or listen at another path.`,
+      );
+    }
+    await Deno.remove(path); // left by a listener that was killed
+  }
+  return { path, ownDirectory: undefined };
+}
+
+async function isLive(path: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}

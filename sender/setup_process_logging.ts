@@ -1,0 +1,122 @@
+import type { FormatterFunction, LevelName } from "@std/log";
+import { ADDRESS_ENV, LEVEL_ENV, NAME_ENV, TOKEN_ENV } from "../common/_address.ts";
+import { checkBoolean, checkLevel, checkLoggers } from "../common/_options.ts";
+import type { LoggingOptions } from "../common/logging_options.ts";
+import { InvalidOptionError } from "../errors.ts";
+import { noticeUnlisted, ProcessHandler, type ProcessHandlerOptions } from "./process_handler.ts";
+import { routeLoggers } from "./_route_loggers.ts";
+
+/**
+ * Options of {@linkcode setupProcessLogging}. Without `address` and `token`
+ * they come from the environment `listener.listen()` describes.
+ *
+ * @example Name the process, route "db" at DEBUG
+ * ```ts
+ * import type { ProcessLoggingOptions } from "@workerlog/workerlog";
+ *
+ * const options: ProcessLoggingOptions = { name: "importer", loggers: { db: { level: "DEBUG" } } };
+ * ```
+ */
+export interface ProcessLoggingOptions extends
+  LoggingOptions,
+  Partial<
+    Pick<
+      ProcessHandlerOptions,
+      "address" | "token" | "name" | "maxBufferBytes" | "maxFrameBytes" | "caCerts"
+    >
+  > {
+  /**
+   * Format records in this process with this formatter and send finished
+   * lines (the handler's `preformat`). Use it only with a formatter that is
+   * a pure function of the record.
+   */
+  formatter?: FormatterFunction;
+}
+
+/**
+ * Routes the @std/log package of this process to a {@linkcode QueueListener}
+ * in another process, as `setupWorkerLogging()` does for a worker: installs
+ * a {@linkcode ProcessHandler} on the default logger, on every logger named
+ * in `loggers` and (unless `routeUnlistedLoggers` is false) on every logger
+ * nobody listed. The address, token, name and level come from
+ * WORKERLOG_ADDRESS, WORKERLOG_TOKEN, WORKERLOG_NAME and WORKERLOG_LEVEL
+ * (what `listen()` returns as `env`) unless the options give them.
+ *
+ * It connects in the background and never blocks: records logged before
+ * the listener answers, or while it is away, are kept (up to
+ * `maxBufferBytes`) and sent when it is back. `await handler.flush()`
+ * before the program ends: the socket does not keep it alive.
+ *
+ * @example child.ts, started with the env from `listener.listen()`
+ * ```ts ignore
+ * import { setupProcessLogging } from "@workerlog/workerlog";
+ * import * as log from "@std/log";
+ *
+ * // run with --allow-env, and for a Unix socket --allow-net --allow-read --allow-write
+ * const handler = setupProcessLogging();
+ * log.info("from a child process, into the parent's file");
+ * await handler.flush(); // resolves once the listener has written it
+ * ```
+ */
+export function setupProcessLogging(options?: ProcessLoggingOptions): ProcessHandler {
+  options ??= {};
+  if (options.level !== undefined) checkLevel("level", options.level);
+  const loggers = checkLoggers(options.loggers ?? {});
+  const routeUnlisted = checkBoolean(
+    "routeUnlistedLoggers",
+    options.routeUnlistedLoggers ?? true,
+  );
+  const address = options.address ?? fromEnvironment(ADDRESS_ENV, "address");
+  const token = options.token ?? fromEnvironment(TOKEN_ENV, "token");
+  const name = options.name ?? optionalEnvironment(NAME_ENV);
+  const envLevel = options.level === undefined ? optionalEnvironment(LEVEL_ENV) : undefined;
+  const level: LevelName = options.level ??
+    (envLevel === undefined ? "NOTSET" : checkLevel(LEVEL_ENV, envLevel));
+  const handler = new ProcessHandler("NOTSET", {
+    address,
+    token,
+    ...(name === undefined ? {} : { name }),
+    ...(options.maxBufferBytes === undefined ? {} : { maxBufferBytes: options.maxBufferBytes }),
+    ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+    ...(options.caCerts === undefined ? {} : { caCerts: options.caCerts }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    preformat: options.formatter !== undefined,
+    ...(options.formatter ? { formatter: options.formatter } : {}),
+  });
+  routeLoggers(
+    handler,
+    level,
+    loggers,
+    routeUnlisted,
+    (logger) => noticeUnlisted(handler, logger, level),
+  );
+  return handler;
+}
+
+function fromEnvironment(variable: string, option: string): string {
+  const value = optionalEnvironment(variable);
+  if (value === undefined) {
+    throw new InvalidOptionError(
+      option,
+      undefined,
+      `the listener's ${option}: pass it, or start this process with the env that ` +
+        `listener.listen() returns (${variable} is not set)`,
+    );
+  }
+  return value;
+}
+
+function optionalEnvironment(variable: string): string | undefined {
+  try {
+    return Deno.env.get(variable);
+  } catch (error) {
+    throw new InvalidOptionError(
+      "address",
+      undefined,
+      `the listener's address and token: run with --allow-env=${ADDRESS_ENV},${TOKEN_ENV},` +
+        `${NAME_ENV},${LEVEL_ENV}, or pass address and token (${
+          error instanceof Error ? error.message : error
+        })`,
+    );
+  }
+}
