@@ -79,12 +79,21 @@ async function runInNewFolder(files: Record<string, string>, runs = 1, log = "ap
     imports[specifier] = target;
     imports[`${specifier}/`] = target.replace(/^jsr:/, "jsr:/") + "/";
   }
-  await Deno.writeTextFile(dir.file("import_map.json"), JSON.stringify({ imports }));
+  // A deno.json, as users have, so that child processes find it too.
+  await Deno.writeTextFile(dir.file("deno.json"), JSON.stringify({ imports }));
   for (const [name, code] of Object.entries(files)) await Deno.writeTextFile(dir.file(name), code);
   let out = "";
   for (let run = 0; run < runs; run++) {
     const result = await deno(
-      ["run", "--allow-read", "--allow-write", "--import-map", "import_map.json", "main.ts"],
+      [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-net",
+        "--allow-run",
+        "main.ts",
+      ],
       new URL(`file://${dir.path}/`),
     );
     assertEquals(result.code, 0, result.err);
@@ -137,6 +146,19 @@ Deno.test("docs: README's preformat example runs as written with the quick start
   );
   assertEquals(lines.length, 800);
   assertEquals(lines.filter((line) => line.includes(" DEBUG [worker-3] db: query ")).length, 100);
+});
+
+Deno.test("docs: README's many-processes example runs as written", async () => {
+  const section = await readme("## Many processes");
+  const { lines } = await runInNewFolder({
+    "main.ts": codeAfter(section, "// main.ts"),
+    "child.ts": codeAfter(section, "// child.ts"),
+  });
+  const records = lines.map((line) => JSON.parse(line) as { worker: string; msg: string });
+  assertEquals(
+    records.map((record) => `${record.worker} ${record.msg}`).sort(),
+    [0, 1, 2, 3].map((i) => `child-${i} from a child process`),
+  );
 });
 
 Deno.test("docs: the doc-tag check finds a JSDoc line that starts with @std/log", async () => {
