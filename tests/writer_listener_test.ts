@@ -29,7 +29,7 @@ import {
 } from "./_helpers.ts";
 
 const WORKERS = 4;
-const RECORDS = 5_000;
+const RECORDS = 2_000;
 
 function writerFor(filename: string, options: Record<string, unknown> = {}) {
   return new WriterListener(fixture("writer_handlers.ts"), { args: { filename }, ...options });
