@@ -87,14 +87,17 @@ export class ForwardingBuffer {
     return inFlight;
   }
 
-  /** Removes the `count` oldest messages (in flight first), which are done with. */
-  release(count: number): void {
+  /** Removes the `count` oldest messages (in flight first), which are done with; returns their bytes. */
+  release(count: number): number {
     const end = this.#head + count;
-    for (let i = this.#head; i < end; i++) this.#bytes -= this.#sizes[i];
+    let bytes = 0;
+    for (let i = this.#head; i < end; i++) bytes += this.#sizes[i];
+    this.#bytes -= bytes;
     this.#head = end;
     if (this.#cursor < end) this.#cursor = end;
     this.#released += count;
     this.#compact();
+    return bytes;
   }
 
   /** Removes everything; returns how many messages that was. */

@@ -17,7 +17,9 @@ import {
   logRecordJson,
   resourceJson,
 } from "./_otlp_payload.ts";
-import { backoffMs, isRetryableStatus, retryAfterMs, sleep } from "./_otlp_retry.ts";
+import { describe, type ExportEvent, type ExportSettings, OtlpExporter } from "./_otlp_export.ts";
+import { IoWorker } from "./_io_worker.ts";
+import type { OtlpIoRequest } from "./_otlp_io_worker.ts";
 
 export type { AttributeValue };
 
@@ -112,7 +114,10 @@ export interface OtlpHandlerOptions {
    * settings. The caller closes it, after the handler. Default: fetch's own.
    * Note that with keep-alive (the default) fetch itself sends a request
    * again, once, when a reused connection closes without an answer; such a
-   * retry is not counted in `stats().retried`.
+   * retry is not counted in `stats().retried`. A Deno.HttpClient cannot move
+   * to another thread, so with one the requests go from the handler's own
+   * thread, where a flood of records can hold up their answers; without one
+   * they go from the handler's worker.
    */
   httpClient?: Deno.HttpClient;
   /**
@@ -164,11 +169,17 @@ const ENV_HINT = "--allow-env=OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,OTEL_EXPORTER_OTL
   "OTEL_EXPORTER_OTLP_LOGS_HEADERS,OTEL_EXPORTER_OTLP_HEADERS,OTEL_EXPORTER_OTLP_LOGS_TIMEOUT," +
   "OTEL_EXPORTER_OTLP_TIMEOUT,OTEL_SERVICE_NAME,OTEL_RESOURCE_ATTRIBUTES";
 
-type Outcome =
-  | { kind: "ok"; body: string }
-  | { kind: "retry"; cause: string; status?: number; retryAfterMs?: number }
-  | { kind: "fatal"; cause: string; status?: number; retryAfterMs?: undefined }
-  | { kind: "aborted" };
+/** Where the handler's batches are sent from: its I/O worker, or its own thread. */
+interface BatchSender {
+  /** Sends the body (it may be moved away) of batch `seq` of `count` records. */
+  send(seq: number, count: number, body: Uint8Array<ArrayBuffer>): void;
+  /** Whether the program must wait for the sender (a request in flight, a close). */
+  keepAlive(on: boolean): void;
+  /** Handles the reports that have come, now. */
+  poll(): void;
+  /** Stops at once: requests aborted, nothing more reported. */
+  stop(): void;
+}
 
 /**
  * An @std/log handler that sends records to an OpenTelemetry collector (or
@@ -183,14 +194,19 @@ type Outcome =
  *
  * `handle()` never blocks and never throws: it encodes the record into a
  * bounded queue. Full batches go at once, a partial one after
- * `flushIntervalMs`, at most `maxInFlight` requests at a time. Requests
+ * `flushIntervalMs`, at most `maxInFlight` requests at a time. The requests
+ * are made by a worker thread of the handler's own (started with the first
+ * batch, or when a QueueListener starts), so that they go on while a flood
+ * of records keeps the listener's thread busy; the program waits for the
+ * requests in flight, not for the idle worker. Requests
  * answered 429, 502, 503 or 504, or not answered, are retried with
  * exponential backoff (or after the Retry-After the receiver gives); other
  * failures drop the batch. Every fault is counted in `stats()` and reported
  * once per episode, through a QueueListener's `onError` when it runs under
  * one. `await drained()` waits for everything taken so far;
  * `await handler[Symbol.asyncDispose]()`, which a QueueListener's `stop()`
- * calls, sends what is queued within `closeTimeoutMs` and closes.
+ * calls, sends what is queued within `closeTimeoutMs` and closes (and stops
+ * the worker; `destroy()` stops it at once).
  *
  * Works under a QueueListener, where records carry their worker, and on its
  * own with `log.setup()` (worker "main").
@@ -219,25 +235,23 @@ type Outcome =
 export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisposable {
   /** The logs URL records are posted to. */
   readonly endpoint: string;
-  readonly #headers: Record<string, string>;
   readonly #client: Deno.HttpClient | undefined;
+  readonly #settings: ExportSettings;
   readonly #queue: BatchQueue;
   readonly #maxInFlight: number;
   readonly #flushIntervalMs: number;
-  readonly #timeoutMs: number;
-  readonly #maxRetries: number;
-  readonly #retryInitialDelayMs: number;
-  readonly #retryMaxDelayMs: number;
   readonly #closeTimeoutMs: number;
   readonly #maxQueueSize: number;
   #report: (error: Error) => void;
   #notices: OtlpExportError[] = [];
   readonly #episodes = new Set<OtlpFault>();
-  readonly #inFlight = new Map<number, Batch>();
+  /** Batches handed to the sender and not done with: seq -> records. */
+  readonly #inFlight = new Map<number, number>();
+  #sender: BatchSender | undefined;
+  #disposing = false;
   #waiters: { seq: number; resolve: () => void }[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #flushDue = false;
-  #abort = new AbortController();
   #destroyed = false;
   #disposed: Promise<void> | undefined;
   #received = 0;
@@ -262,7 +276,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     this.endpoint = options.endpoint === undefined
       ? environment.endpoint ?? DEFAULT_LOGS_ENDPOINT
       : checkUrl("endpoint", options.endpoint);
-    this.#headers = {
+    const headers = {
       ...checkHeaders("headers", options.headers ?? environment.headers ?? {}),
       "content-type": "application/json",
     };
@@ -293,18 +307,18 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     }, exportRequestEnvelope(resource));
     this.#maxInFlight = checkWhole("maxInFlight", options.maxInFlight ?? 2, 1, 64);
     this.#flushIntervalMs = checkWhole("flushIntervalMs", options.flushIntervalMs ?? 1_000, 1);
-    this.#timeoutMs = checkWhole(
-      "timeoutMs",
-      options.timeoutMs ?? environment.timeoutMs ?? 10_000,
-      1,
-    );
-    this.#maxRetries = checkWhole("maxRetries", options.maxRetries ?? 5, 0, 1_000);
-    this.#retryInitialDelayMs = checkWhole(
-      "retryInitialDelayMs",
-      options.retryInitialDelayMs ?? 500,
-      1,
-    );
-    this.#retryMaxDelayMs = checkWhole("retryMaxDelayMs", options.retryMaxDelayMs ?? 30_000, 1);
+    this.#settings = {
+      endpoint: this.endpoint,
+      headers,
+      timeoutMs: checkWhole("timeoutMs", options.timeoutMs ?? environment.timeoutMs ?? 10_000, 1),
+      maxRetries: checkWhole("maxRetries", options.maxRetries ?? 5, 0, 1_000),
+      retryInitialDelayMs: checkWhole(
+        "retryInitialDelayMs",
+        options.retryInitialDelayMs ?? 500,
+        1,
+      ),
+      retryMaxDelayMs: checkWhole("retryMaxDelayMs", options.retryMaxDelayMs ?? 30_000, 1),
+    };
     this.#closeTimeoutMs = checkWhole("closeTimeoutMs", options.closeTimeoutMs ?? 5_000, 0);
     if (options.onError !== undefined && typeof options.onError !== "function") {
       throw new InvalidOptionError("onError", options.onError, "a function (error) => void");
@@ -316,6 +330,9 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   /** From now on, report faults to `report` (a QueueListener calls this on `start()`). */
   reportErrorsTo(report: (error: Error) => void): void {
     this.#report = report;
+    // A listener is about to feed this handler: the I/O worker boots now,
+    // not when the first batch is waiting for it.
+    if (!this.#destroyed) this.#sender ??= this.#startSender();
   }
 
   /** Opens the handler again after `destroy()`, as `log.setup()` may ask. */
@@ -323,7 +340,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     if (!this.#destroyed) return;
     this.#destroyed = false;
     this.#disposed = undefined;
-    this.#abort = new AbortController();
+    this.#disposing = false;
   }
 
   /** Encodes the record into the queue; never blocks, never throws. */
@@ -360,6 +377,9 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
    * load. To wait for delivery, `await drained()`.
    */
   flush(): void {
+    // Requests that finished free their slots now, not when the event loop
+    // gets round to their reports (see _io_worker.ts).
+    this.#sender?.poll();
     if (!this.#destroyed && this.#queue.hasPartial) this.#armFlushTimer();
   }
 
@@ -387,7 +407,7 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
   /** The counters. */
   stats(): OtlpHandlerStats {
     let inFlightRecords = 0;
-    for (const batch of this.#inFlight.values()) inFlightRecords += batch.count;
+    for (const count of this.#inFlight.values()) inFlightRecords += count;
     return {
       received: this.#received,
       sent: this.#sent,
@@ -420,9 +440,10 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     this.#destroyed = true;
     this.#clearFlushTimer();
     let undelivered = this.#queue.clear();
-    for (const batch of this.#inFlight.values()) undelivered += batch.count;
+    for (const count of this.#inFlight.values()) undelivered += count;
     this.#inFlight.clear();
-    this.#abort.abort();
+    this.#sender?.stop();
+    this.#sender = undefined;
     if (undelivered > 0) {
       this.#dropped += undelivered;
       this.#fault(
@@ -438,6 +459,9 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
 
   async #dispose() {
     if (!this.#destroyed) {
+      // The program waits for the last requests, and no longer.
+      this.#disposing = true;
+      this.#sender?.keepAlive(true);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#closeTimeoutMs);
@@ -464,7 +488,12 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
       );
       return;
     }
-    const pushed = this.#queue.push(json);
+    let pushed = this.#queue.push(json);
+    if (pushed === false && this.#sender !== undefined) {
+      // Finished requests may have made room.
+      this.#sender.poll();
+      pushed = this.#queue.push(json);
+    }
     if (pushed === false) {
       this.#dropped++;
       this.#fault(
@@ -476,6 +505,9 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
           `maxQueueSize or maxInFlight, or log less.`,
       );
     } else if (pushed === "sealed") {
+      // Under a flood the listener's flush() (a timer) comes rarely: a
+      // sealed batch is the moment to see which requests finished.
+      this.#sender?.poll();
       this.#pump();
     } else if (this.#flushTimer === undefined) {
       this.#armFlushTimer();
@@ -514,155 +546,84 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     if (this.#queue.records === 0) this.#episodes.delete("queue-full");
   }
 
-  async #deliver(batch: Batch) {
-    this.#inFlight.set(batch.seq, batch);
+  #deliver(batch: Batch) {
+    this.#inFlight.set(batch.seq, batch.count);
     this.#reportNotices();
-    const count = batch.count;
-    const body = batch.body;
-    for (let attempt = 0;; attempt++) {
-      if (attempt > 0) this.#retried++;
-      const outcome = await this.#post(body);
-      if (this.#inFlight.get(batch.seq) !== batch) return; // destroyed meanwhile: counted there
-      if (outcome.kind === "ok") {
-        this.#sent += count;
-        this.#episodes.delete("unavailable");
-        this.#episodes.delete("failed");
-        this.#readPartialSuccess(outcome.body, count);
-        break;
-      }
-      this.#failedRequests++;
-      if (outcome.kind === "aborted") break;
-      const giveUp = this.#giveUpReason(outcome, attempt);
-      if (giveUp !== undefined) {
-        this.#dropped += count;
-        this.#fault("failed", count, giveUp, outcome.status);
-        break;
-      }
-      const wait = outcome.retryAfterMs ?? backoffMs(
-        attempt + 1,
-        this.#retryInitialDelayMs,
-        this.#retryMaxDelayMs,
-      );
-      this.#fault(
-        "unavailable",
-        count,
-        `The OTLP receiver at ${this.endpoint} ${outcome.cause}; retrying (up to ` +
-          `${this.#maxRetries} times per batch${
-            outcome.retryAfterMs === undefined ? "" : ", after the Retry-After it asks for"
-          }). Records wait in the queue meanwhile. Check that the collector is running and reachable.`,
-        outcome.status,
-      );
-      await sleep(wait, this.#abort.signal);
-      if (this.#inFlight.get(batch.seq) !== batch) return;
-    }
-    this.#inFlight.delete(batch.seq);
-    this.#settle();
-    this.#pump();
+    const sender = this.#sender ??= this.#startSender();
+    if (this.#inFlight.size === 1) sender.keepAlive(true);
+    sender.send(batch.seq, batch.count, batch.body);
   }
 
-  // Why a failed request is not retried, or undefined to retry it.
-  #giveUpReason(outcome: Outcome & { kind: "retry" | "fatal" }, attempt: number) {
-    const dropped = (why: string) =>
-      `Dropped records: the OTLP receiver at ${this.endpoint} ${why}`;
-    if (outcome.kind === "fatal") return dropped(`${outcome.cause}.`);
-    if (attempt >= this.#maxRetries) {
-      return dropped(
-        `${outcome.cause}, ${attempt + 1} times in a row. Check the collector; ` +
-          `raise maxRetries or retryMaxDelayMs to wait longer.`,
-      );
-    }
-    if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > this.#retryMaxDelayMs) {
-      return dropped(
-        `${outcome.cause} and asked to retry after ${outcome.retryAfterMs} ms, longer than ` +
-          `retryMaxDelayMs (${this.#retryMaxDelayMs}); raise retryMaxDelayMs to wait that long.`,
-      );
-    }
-    return undefined;
-  }
-
-  // One request, with its timeout; never throws.
-  async #post(body: Uint8Array<ArrayBuffer>): Promise<Outcome> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
-    const signal = AbortSignal.any([this.#abort.signal, timeout.signal]);
-    try {
-      const response = await fetch(this.endpoint, {
-        method: "POST",
-        headers: this.#headers,
-        body,
-        signal,
-        client: this.#client,
-      });
-      let text = "";
-      try {
-        text = await response.text();
-      } catch (error) {
-        // The status line came; a 2xx has been processed even if its body was cut.
-        if (!response.ok) return this.#noAnswer(error, timeout.signal);
-      }
-      if (response.ok) return { kind: "ok", body: text };
-      return this.#refusal(response, text);
-    } catch (error) {
-      return this.#noAnswer(error, timeout.signal);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #noAnswer(error: unknown, timeout: AbortSignal): Outcome {
-    if (this.#abort.signal.aborted) return { kind: "aborted" };
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      const host = new URL(this.endpoint).host;
+  // Requests go from an I/O worker, whose event loop nothing floods (see
+  // _io_worker.ts); with the user's own HttpClient, which cannot move to
+  // another thread, from this one.
+  #startSender(): BatchSender {
+    const onEvent = (event: ExportEvent) => this.#onExportEvent(event);
+    if (this.#client !== undefined) {
+      const exporter = new OtlpExporter(this.#settings, this.#client, onEvent);
       return {
-        kind: "fatal",
-        cause: `may not be reached: no network permission (${describe(error)}). ` +
-          `Run with --allow-net=${host}`,
+        send: (seq, count, body) => exporter.export(seq, count, body),
+        keepAlive: () => {},
+        poll: () => {},
+        stop: () => exporter.abort(),
       };
     }
-    if (timeout.aborted) {
-      return { kind: "retry", cause: `did not answer within ${this.#timeoutMs} ms` };
-    }
-    return { kind: "retry", cause: `could not be reached (${describe(error)})` };
-  }
-
-  #refusal(response: Response, text: string): Outcome {
-    const status = response.status;
-    const said = statusMessage(text);
-    const cause = `answered ${status} ${response.statusText}${said ? `: ${said}` : ""}`;
-    if (isRetryableStatus(status)) {
-      return {
-        kind: "retry",
-        cause,
-        status,
-        retryAfterMs: retryAfterMs(response.headers.get("retry-after"), Date.now()),
-      };
-    }
-    return { kind: "fatal", cause: `${cause}. ${hintFor(status)}`, status };
-  }
-
-  #readPartialSuccess(text: string, count: number) {
-    let rejected = 0;
-    let message = "";
-    try {
-      const partial = text === "" ? undefined : JSON.parse(text)?.partialSuccess;
-      rejected = Number(partial?.rejectedLogRecords ?? 0);
-      message = typeof partial?.errorMessage === "string" ? partial.errorMessage : "";
-    } catch {
-      // Not JSON: the request succeeded, there is no partial success to read.
-    }
-    rejected = Number.isSafeInteger(rejected) && rejected > 0 ? Math.min(rejected, count) : 0;
-    this.#rejected += rejected;
-    if (rejected === 0 && message === "") {
-      this.#episodes.delete("rejected");
-      return;
-    }
-    this.#fault(
-      "rejected",
-      rejected,
-      `The OTLP receiver at ${this.endpoint} took a batch of ${count} records but rejected ` +
-        `${rejected}${message ? `: ${message}` : ""}. They are counted in stats().rejected; ` +
-        `check the receiver's limits and logs.`,
+    const io = new IoWorker<OtlpIoRequest, ExportEvent>(
+      new URL("./_otlp_io_worker.ts", import.meta.url),
+      onEvent,
+      (error) =>
+        this.#emit(
+          new OtlpExportError(
+            "failed",
+            this.endpoint,
+            0,
+            `The OtlpHandler's I/O worker failed: ${error.message}. Nothing more is sent; ` +
+              `what is queued is dropped at close. Please report this.`,
+          ),
+        ),
     );
+    io.post({ kind: "setup", settings: this.#settings });
+    return {
+      send: (seq, count, body) =>
+        io.post({ kind: "export", seq, count, body }, [body.buffer as ArrayBuffer]),
+      // A request in flight keeps the program alive, as fetch did on this
+      // thread, and its answer must come promptly: it frees a slot.
+      keepAlive: (on) => on ? io.listen() : io.unlisten(),
+      poll: () => io.takeReports(),
+      stop: () => io.terminate(),
+    };
+  }
+
+  #onExportEvent(event: ExportEvent) {
+    if (this.#destroyed) return;
+    switch (event.type) {
+      case "failed-request":
+        this.#failedRequests++;
+        break;
+      case "retry":
+        this.#retried++;
+        break;
+      case "fault":
+        this.#fault(event.fault, event.records, event.message, event.status);
+        break;
+      case "clear":
+        for (const fault of event.faults) this.#episodes.delete(fault);
+        break;
+      case "done":
+        this.#sent += event.sent;
+        this.#dropped += event.dropped;
+        this.#rejected += event.rejected;
+        if (event.fault !== undefined) {
+          const { fault, records, message, status } = event.fault;
+          this.#fault(fault, records, message, status);
+        }
+        for (const fault of event.clear ?? []) this.#episodes.delete(fault);
+        this.#inFlight.delete(event.seq);
+        if (this.#inFlight.size === 0 && !this.#disposing) this.#sender?.keepAlive(false);
+        this.#settle();
+        this.#pump();
+        break;
+    }
   }
 
   // The lowest batch seq not yet sent or dropped (Infinity when none).
@@ -788,40 +749,4 @@ function checkWhole(option: string, value: unknown, min: number, max = Infinity)
     throw new InvalidOptionError(option, value, `a whole number ${range}`);
   }
   return value as number;
-}
-
-// What a refusing receiver said: google.rpc.Status's message, or the text.
-function statusMessage(text: string): string {
-  if (text === "") return "";
-  try {
-    const message = JSON.parse(text)?.message;
-    if (typeof message === "string") return message.slice(0, 300);
-  } catch {
-    // Not JSON: quote the start of the text.
-  }
-  return text.slice(0, 300);
-}
-
-function hintFor(status: number): string {
-  switch (status) {
-    case 400:
-      return "It found the payload malformed; please report this as a workerlog bug, with the message";
-    case 401:
-    case 403:
-      return "Check the credentials in the headers option or OTEL_EXPORTER_OTLP_HEADERS";
-    case 404:
-    case 405:
-      return "Check the endpoint: the full logs URL (ending in /v1/logs) in the endpoint option or " +
-        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, or a base URL in OTEL_EXPORTER_OTLP_ENDPOINT";
-    case 413:
-      return "The request was too large for it: lower batchSize or maxBatchBytes";
-    case 415:
-      return "It does not take OTLP/JSON: check that the endpoint is an OTLP/HTTP receiver";
-    default:
-      return "The request is not retried: check the receiver's logs";
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

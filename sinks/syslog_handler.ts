@@ -8,7 +8,6 @@ import {
 import { LogRecord as PlainRecord } from "@std/log/logger";
 import { ForwardingError, InvalidOptionError } from "../errors.ts";
 import type { ReportsErrors } from "../common/handler_hooks.ts";
-import { ForwardingBuffer } from "./_forwarding_buffer.ts";
 import {
   FACILITIES,
   headerField,
@@ -17,15 +16,15 @@ import {
   truncateUtf8,
   utf8Length,
 } from "./_syslog_message.ts";
+import { asError, type Endpoint } from "./_syslog_transport.ts";
+import { IoWorker } from "./_io_worker.ts";
 import {
-  asError,
-  connectStream,
-  type Endpoint,
-  type Link,
-  StreamLink,
-  UdpLink,
-} from "./_syslog_transport.ts";
-import { RelpLink } from "./_relp.ts";
+  COUNT,
+  COUNTS_BYTES,
+  type SyslogIoFault,
+  type SyslogIoReport,
+  type SyslogIoRequest,
+} from "./_syslog_io_protocol.ts";
 
 /**
  * How a {@linkcode SyslogHandler} reaches its receiver:
@@ -214,6 +213,8 @@ const DEFAULT_PORTS: Record<SyslogTransport, number> = {
   relp: 2514,
 };
 const TRANSPORTS = Object.keys(DEFAULT_PORTS);
+/** Accepted bytes that are posted to the I/O worker at once, not at the end of the task. */
+const POST_BYTES = 256 * 1024;
 
 /**
  * An @std/log handler that sends records to a syslog receiver (rsyslog,
@@ -224,17 +225,21 @@ const TRANSPORTS = Object.keys(DEFAULT_PORTS);
  * main-thread loggers (worker "main").
  *
  * `handle()` never blocks and never throws: it renders the message and puts
- * it in a buffer bounded in bytes (`maxBufferBytes`); a writer in the
- * background sends. While the receiver cannot be reached, records wait in
- * the buffer and the writer reconnects with exponential backoff (with
+ * it in a buffer bounded in bytes (`maxBufferBytes`); a worker thread of
+ * the handler's own (started with the first record) connects and sends, so
+ * that delivery goes on while a flood of records keeps the listener's
+ * thread busy. While the receiver cannot be reached, records wait in the
+ * buffer and that worker reconnects with exponential backoff (with
  * jitter). When the buffer is full, records are dropped and counted, and
  * the next message that goes through is preceded by a notice saying how
  * many. Faults are reported once per episode through `onError`.
  *
- * An idle handler does not keep the program alive. Close it to deliver what
- * is buffered: `await using`, or `[Symbol.asyncDispose]()`, which waits up
- * to `closeTimeoutMs`; a QueueListener's `stop()` does that for its
- * handlers.
+ * The handler does not keep the program alive (its worker is unref'd): close
+ * it to deliver what is buffered, with `await using` or
+ * `[Symbol.asyncDispose]()`, which waits up to `closeTimeoutMs` and then
+ * stops the worker; `destroy()` stops it at once. A QueueListener's `stop()`
+ * does both for its handlers. The worker runs with the program's
+ * permissions.
  *
  * @example Forward every worker's records over RELP
  * ```ts ignore
@@ -265,7 +270,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   readonly port: number;
   readonly #endpoint: Endpoint;
   readonly #renderer: SyslogMessageRenderer;
-  readonly #buffer: ForwardingBuffer;
+  readonly #maxBufferBytes: number;
   readonly #maxMessageBytes: number;
   readonly #dropOversize: boolean;
   readonly #relpWindow: number;
@@ -275,35 +280,32 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   readonly #scratch: Uint8Array;
   #report: (error: Error) => void;
   readonly #reportChosen: boolean;
-  #stats = {
-    sent: 0,
-    acknowledged: 0,
-    delivered: 0,
-    refused: 0,
-    resent: 0,
-    dropped: 0,
-    truncated: 0,
-    oversized: 0,
-    abandoned: 0,
-    reconnects: 0,
-    failedConnects: 0,
-  };
-  #connections = 0;
-  #link: Link | undefined;
-  #writer: Promise<void> | undefined;
-  #wakeWriter: (() => void) | undefined;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #endBackoff: (() => void) | undefined;
-  #failures = 0;
+  // Counted here; the I/O worker counts the rest in #counts (see COUNT).
+  #stats = { dropped: 0, truncated: 0, oversized: 0, abandoned: 0 };
+  readonly #counts = new BigInt64Array(new SharedArrayBuffer(COUNTS_BYTES));
+  /** The worker's counters as destroy() left them: it counts no more. */
+  #final: BigInt64Array | undefined;
+  // The buffer's accounting: what was accepted and not yet released by the
+  // I/O worker (delivered or refused) counts against maxBufferBytes. The
+  // released counts are read from shared memory when needed.
+  #pushed = 0;
+  #pushedBytes = 0;
+  #released = 0;
+  #releasedBytes = 0;
+  // Accepted and not yet posted to the I/O worker: posted once per task.
+  #pending: string[] = [];
+  #pendingSizes: number[] = [];
+  #pendingBytes = 0;
+  #postScheduled = false;
+  readonly #postPending = () => this.#post();
+  #io: IoWorker<SyslogIoRequest, SyslogIoReport> | undefined;
+  #ioClosed: (() => void) | undefined;
   #destroyed = false;
-  #ending = false;
   #closing: Promise<void> | undefined;
   /** Records dropped since the last drop notice went into the buffer. */
   #unnoticedDrops = 0;
-  // One report per episode: set when reported, cleared by a success.
-  #linkFaultReported = false;
+  // One report per episode: set when reported, cleared when a notice goes in.
   #dropsReported = false;
-  #refusalReported = false;
   #waiters: { target: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
   /** Builds the handler; it connects when it first has something to send. */
@@ -334,7 +336,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
       this.#maxMessageBytes * 2,
       2 ** 40,
     );
-    this.#buffer = new ForwardingBuffer(maxBufferBytes);
+    this.#maxBufferBytes = maxBufferBytes;
     this.#relpWindow = checkInteger("relpWindow", options.relpWindow ?? 1_024, 1, 100_000);
     this.#reconnectMinMs = checkInteger(
       "reconnectMinMs",
@@ -380,6 +382,9 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   /** Reports faults to `report` from now on, unless `onError` was given. Called by the QueueListener. */
   reportErrorsTo(report: (error: Error) => void): void {
     if (!this.#reportChosen) this.#report = report;
+    // A listener is about to feed this handler: the sending worker boots
+    // now, not when the first records are waiting for it.
+    if (!this.#destroyed) this.#io ??= this.#startIo();
   }
 
   /** Renders the record as an RFC 5424 message and buffers it. Never blocks, never throws. */
@@ -409,9 +414,9 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
     this.handle(new PlainRecord({ msg, args: [], level: LogLevels.INFO, loggerName: "default" }));
   }
 
-  /** Wakes the writer; returns at once (the QueueListener calls this every turn). */
+  /** Hands what was accepted to the sending worker; returns at once (the QueueListener calls this every turn). */
   flush(): void {
-    this.#wake();
+    this.#post();
   }
 
   /**
@@ -421,10 +426,11 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
    * `signal`'s reason when it aborts.
    */
   drained(signal?: AbortSignal): Promise<void> {
-    const target = this.#buffer.pushed;
-    if (this.#buffer.released >= target) return Promise.resolve();
+    const target = this.#pushed;
+    if (this.#readReleased() >= target) return Promise.resolve();
     if (this.#destroyed) return Promise.reject(this.#undeliveredError(this.#stats.abandoned));
     signal?.throwIfAborted();
+    this.#post();
     return new Promise((resolve, reject) => {
       const waiter = { target, resolve, reject };
       this.#waiters.push(waiter);
@@ -437,13 +443,23 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
 
   /** The counters; see {@linkcode SyslogStats}. */
   stats(): SyslogStats {
-    const stats = this.#stats;
+    this.#readReleased();
+    const counts = this.#final ?? this.#counts;
+    const count = (counter: number) => Number(Atomics.load(counts, counter));
+    const delivered = count(COUNT.delivered);
     return {
-      accepted: this.#buffer.pushed,
-      ...stats,
-      unconfirmed: this.transport === "relp" ? 0 : stats.delivered,
-      buffered: this.#buffer.length,
-      bufferedBytes: this.#buffer.bytes,
+      accepted: this.#pushed,
+      sent: count(COUNT.sent),
+      acknowledged: count(COUNT.acknowledged),
+      delivered,
+      unconfirmed: this.transport === "relp" ? 0 : delivered,
+      refused: count(COUNT.refused),
+      resent: count(COUNT.resent),
+      ...this.#stats,
+      reconnects: count(COUNT.reconnects),
+      failedConnects: count(COUNT.failedConnects),
+      buffered: this.#pushed - this.#released,
+      bufferedBytes: this.#pushedBytes - this.#releasedBytes,
     };
   }
 
@@ -457,19 +473,23 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   }
 
   /**
-   * Closes the connection and stops the writer and its timers at once,
-   * without waiting: what is still buffered is abandoned (counted and
-   * reported). Idempotent.
+   * Closes the connection and stops the sending worker at once, without
+   * waiting: what is still buffered is abandoned (counted and reported).
+   * Idempotent.
    */
   override destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    clearTimeout(this.#sleepTimer);
-    this.#endBackoff?.();
-    this.#link?.close();
-    this.#link = undefined;
-    const released = this.#buffer.released;
-    const abandoned = this.#buffer.clear();
+    this.#io?.terminate();
+    this.#ioClosed?.();
+    const released = this.#readReleased();
+    this.#final = this.#counts.slice();
+    const abandoned = this.#pushed - released;
+    this.#released = this.#pushed;
+    this.#releasedBytes = this.#pushedBytes;
+    this.#pending = [];
+    this.#pendingSizes = [];
+    this.#pendingBytes = 0;
     this.#stats.abandoned += abandoned;
     if (abandoned > 0) {
       this.#report(
@@ -484,20 +504,26 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
       waiter.reject(this.#undeliveredError(waiter.target - released));
     }
     this.#waiters = [];
-    this.#wake();
   }
 
   async #close() {
     if (this.#destroyed) return;
-    const deadline = Date.now() + this.#closeTimeoutMs;
     if (this.#unnoticedDrops > 0) this.#pushDropNotice();
-    const timeout = AbortSignal.timeout(this.#closeTimeoutMs);
-    try {
-      await this.drained(timeout);
-      // The session's end (RELP close, the server's serverclose) is no fault.
-      this.#ending = true;
-      await this.#link?.end(deadline);
-    } catch { /* the deadline passed: destroy() counts and reports what is left */ }
+    this.#post();
+    const io = this.#io;
+    if (io !== undefined) {
+      // The program waits for the last delivery, and no longer.
+      io.listen();
+      const closed = new Promise<void>((resolve) => this.#ioClosed = resolve);
+      io.post({ kind: "close", timeoutMs: this.#closeTimeoutMs });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // The worker answers within closeTimeoutMs; this only guards a worker that cannot.
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#closeTimeoutMs + 2_000);
+      });
+      await Promise.race([closed, late]);
+      clearTimeout(timer);
+    }
     this.destroy();
   }
 
@@ -516,12 +542,40 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
       bytes = utf8Length(message);
       this.#stats.truncated++;
     }
-    if (this.#unnoticedDrops > 0 && this.#buffer.fits(bytes + 512)) this.#pushDropNotice();
-    if (this.#unnoticedDrops > 0 || !this.#buffer.push(message, bytes)) {
-      this.#drop();
-      return;
+    if (this.#unnoticedDrops > 0 && this.#fits(bytes + 512)) this.#pushDropNotice();
+    if (this.#unnoticedDrops > 0 || !this.#push(message, bytes)) this.#drop();
+  }
+
+  // Reads the worker's released counts only when the last ones say "full".
+  #fits(bytes: number): boolean {
+    const room = this.#maxBufferBytes - bytes;
+    if (this.#pushedBytes - this.#releasedBytes <= room) return true;
+    this.#readReleased();
+    return this.#pushedBytes - this.#releasedBytes <= room;
+  }
+
+  /** Brings the released counts up to date from the worker's; returns `released`. */
+  #readReleased(): number {
+    if (this.#final === undefined) {
+      this.#released = Number(Atomics.load(this.#counts, COUNT.released));
+      this.#releasedBytes = Number(Atomics.load(this.#counts, COUNT.releasedBytes));
     }
-    this.#wake();
+    return this.#released;
+  }
+
+  #push(message: string, bytes: number): boolean {
+    if (!this.#fits(bytes)) return false;
+    this.#pushed++;
+    this.#pushedBytes += bytes;
+    this.#pending.push(message);
+    this.#pendingSizes.push(bytes);
+    this.#pendingBytes += bytes;
+    if (this.#pendingBytes >= POST_BYTES) this.#post();
+    else if (!this.#postScheduled) {
+      this.#postScheduled = true;
+      queueMicrotask(this.#postPending);
+    }
+    return true;
   }
 
   #drop() {
@@ -532,7 +586,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
       this.#report(
         new ForwardingError(
           this.target,
-          `SyslogHandler (${this.target}): the buffer is full (maxBufferBytes ${this.#buffer.maxBytes}), ` +
+          `SyslogHandler (${this.target}): the buffer is full (maxBufferBytes ${this.#maxBufferBytes}), ` +
             `so records are being dropped; a notice in the log will say how many. The receiver is ` +
             `down or slower than the logging: check it, or raise maxBufferBytes.`,
         ),
@@ -543,169 +597,101 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   #pushDropNotice() {
     const notice = this.#renderer.notice(
       `workerlog: dropped ${this.#unnoticedDrops} records because the syslog buffer was full ` +
-        `(maxBufferBytes ${this.#buffer.maxBytes})`,
+        `(maxBufferBytes ${this.#maxBufferBytes})`,
       Date.now(),
     );
-    if (this.#buffer.push(notice, utf8Length(notice))) {
+    if (this.#push(notice, utf8Length(notice))) {
       this.#unnoticedDrops = 0;
       this.#dropsReported = false;
     }
   }
 
-  #wake() {
-    if (this.#writer === undefined) {
-      if (this.#destroyed) return;
-      this.#writer = this.#write();
+  // Hands the pending messages to the I/O worker as one joined string with
+  // their ends and sizes (two typed arrays, transferred): one structured
+  // clone per task instead of one per record.
+  #post() {
+    this.#postScheduled = false;
+    const count = this.#pending.length;
+    if (count === 0 || this.#destroyed) return;
+    const ends = new Uint32Array(count);
+    let end = 0;
+    for (let i = 0; i < count; i++) ends[i] = end += this.#pending[i].length;
+    const sizes = Uint32Array.from(this.#pendingSizes);
+    const text = this.#pending.join("");
+    this.#pending = [];
+    this.#pendingSizes = [];
+    this.#pendingBytes = 0;
+    (this.#io ??= this.#startIo()).post({ kind: "messages", text, ends, sizes }, [
+      ends.buffer,
+      sizes.buffer,
+    ]);
+  }
+
+  #startIo(): IoWorker<SyslogIoRequest, SyslogIoReport> {
+    const io = new IoWorker<SyslogIoRequest, SyslogIoReport>(
+      new URL("./_syslog_io_worker.ts", import.meta.url),
+      (report) => this.#progress(report),
+      (error) => {
+        this.#report(
+          new ForwardingError(
+            this.target,
+            `SyslogHandler (${this.target}): its I/O worker failed: ${error.message}. Nothing ` +
+              `more is delivered; what is buffered is abandoned at close. Please report this.`,
+            { cause: error },
+          ),
+        );
+        this.#ioClosed?.();
+      },
+    );
+    io.post({
+      kind: "setup",
+      transport: this.transport,
+      endpoint: this.#endpoint,
+      relpWindow: this.#relpWindow,
+      reconnectMinMs: this.#reconnectMinMs,
+      reconnectMaxMs: this.#reconnectMaxMs,
+      counts: this.#counts.buffer as SharedArrayBuffer,
+    });
+    return io;
+  }
+
+  #progress(report: SyslogIoReport) {
+    if (this.#destroyed) return;
+    for (const fault of report.faults) this.#reportFault(fault);
+    this.#settleWaiters();
+    if (report.closed) this.#ioClosed?.();
+  }
+
+  #reportFault(fault: SyslogIoFault) {
+    const cause = new Error(fault.message);
+    if (fault.what === "refused") {
+      this.#report(
+        new ForwardingError(
+          this.target,
+          `SyslogHandler (${this.target}): the receiver refused a message: ${fault.message}. ` +
+            `It is not sent again; check the receiver's limits (maxDataSize, rate limits).`,
+        ),
+      );
       return;
     }
-    const wake = this.#wakeWriter;
-    if (wake !== undefined) {
-      this.#wakeWriter = undefined;
-      wake();
-    }
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise((resolve) => this.#wakeWriter = resolve);
-  }
-
-  // The writer: runs from the first record until destroy(). Waits (on a
-  // promise, which keeps nothing alive) whenever it has nothing to do.
-  async #write() {
-    while (!this.#destroyed) {
-      const link = this.#link;
-      if (link?.failure !== undefined) {
-        await this.#lost(link, link.failure);
-        continue;
-      }
-      if (this.#buffer.unsent === 0 || (link !== undefined && !link.ready)) {
-        await this.#sleep();
-        continue;
-      }
-      if (link === undefined) {
-        await this.#connect();
-        continue;
-      }
-      try {
-        const count = await link.send(this.#buffer);
-        this.#sentFirstTime(count);
-        if (!link.acknowledges) this.#delivered(count);
-      } catch (error) {
-        if (link.failure === undefined) link.close();
-        await this.#lost(link, asError(error));
-      }
-    }
-    this.#writer = undefined;
-  }
-
-  // Counts what a send wrote: first sends, and resends after a rewind.
-  #resendPending = 0;
-  #sentFirstTime(count: number) {
-    const resent = Math.min(count, this.#resendPending);
-    this.#resendPending -= resent;
-    this.#stats.resent += resent;
-    this.#stats.sent += count - resent;
-  }
-
-  async #connect() {
-    const events = {
-      wake: () => this.#wake(),
-      answered: (ok: boolean, answer: string) => this.#answered(ok, answer),
-    };
-    try {
-      this.#resendPending += this.#buffer.rewind();
-      const link = this.transport === "relp"
-        ? await RelpLink.connect(this.#endpoint, this.#buffer, this.#relpWindow, events)
-        : this.transport === "udp"
-        ? await UdpLink.connect(this.#endpoint, events)
-        : new StreamLink(await connectStream(this.#endpoint, this.transport === "tls"), events);
-      if (this.#destroyed) {
-        link.close();
-        return;
-      }
-      this.#link = link;
-      if (this.#connections++ > 0) this.#stats.reconnects++;
-    } catch (error) {
-      this.#stats.failedConnects++;
-      this.#fault(`cannot connect`, asError(error));
-      await this.#backoff();
-    }
-  }
-
-  async #lost(link: Link, error: Error) {
-    link.close();
-    if (this.#link === link) this.#link = undefined;
-    this.#resendPending += this.#buffer.rewind();
-    this.#fault("lost the connection", error);
-    await this.#backoff();
-  }
-
-  #fault(what: string, error: Error) {
-    if (this.#destroyed || this.#ending || this.#linkFaultReported) return;
-    this.#linkFaultReported = true;
+    const what = fault.what === "connect" ? "cannot connect" : "lost the connection";
     this.#report(
       new ForwardingError(
         this.target,
-        `SyslogHandler (${this.target}) ${what}: ${error.message}. Records wait in the buffer ` +
+        `SyslogHandler (${this.target}) ${what}: ${fault.message}. Records wait in the buffer ` +
           `(up to maxBufferBytes) and go out once the receiver is back; it keeps retrying. Check ` +
           `that the receiver runs and listens there` +
           (this.transport === "tls"
             ? `, and that its certificate is valid for ${this.host} and signed by a CA in caCerts (or the system's).`
             : "."),
-        { cause: error },
+        { cause },
       ),
     );
   }
 
-  // Exponential backoff with "equal jitter": between half and all of
-  // min * 2^failures, capped. The timer is unref'd: a program whose
-  // receiver is gone can still end.
-  #backoff(): Promise<void> {
-    if (this.#destroyed) return Promise.resolve();
-    const ceiling = Math.min(this.#reconnectMaxMs, this.#reconnectMinMs * 2 ** this.#failures);
-    this.#failures = Math.min(this.#failures + 1, 30);
-    const delay = ceiling / 2 + Math.random() * ceiling / 2;
-    // New records and flush() do not end it; destroy() does.
-    return new Promise<void>((resolve) => {
-      this.#endBackoff = resolve;
-      const timer = setTimeout(resolve, delay);
-      Deno.unrefTimer(timer);
-      this.#sleepTimer = timer;
-    }).finally(() => this.#endBackoff = undefined);
-  }
-
-  #answered(ok: boolean, answer: string) {
-    if (ok) {
-      this.#stats.acknowledged++;
-      this.#refusalReported = false;
-    } else {
-      this.#stats.refused++;
-      if (!this.#refusalReported) {
-        this.#refusalReported = true;
-        this.#report(
-          new ForwardingError(
-            this.target,
-            `SyslogHandler (${this.target}): the receiver refused a message: ${answer}. ` +
-              `It is not sent again; check the receiver's limits (maxDataSize, rate limits).`,
-          ),
-        );
-      }
-    }
-    this.#delivered(1, ok);
-  }
-
-  // Messages released from the buffer's head: the link works.
-  #delivered(count: number, ok = true) {
-    this.#buffer.release(count);
-    if (ok) this.#stats.delivered += count;
-    this.#failures = 0;
-    this.#linkFaultReported = false;
-    this.#settleWaiters();
-  }
-
   #settleWaiters() {
     if (this.#waiters.length === 0) return;
-    const released = this.#buffer.released;
+    const released = this.#readReleased();
     const waiting = [];
     for (const waiter of this.#waiters) {
       if (waiter.target <= released) waiter.resolve();

@@ -1,7 +1,7 @@
 // OtlpHandler against a real OTLP/HTTP receiver on loopback (tests/_otlp_receiver.ts),
 // through a real QueueListener and spawn()ed workers, under injected faults.
 import { assert, assertEquals, assertInstanceOf, assertMatch, assertThrows } from "@std/assert";
-import { LogLevels } from "@std/log";
+import { FileHandler, LogLevels } from "@std/log";
 import { LogRecord } from "@std/log/logger";
 import {
   type HandlerError,
@@ -17,6 +17,8 @@ import { backoffMs, retryAfterMs } from "../sinks/_otlp_retry.ts";
 import { OtlpReceiver, type ReceivedRecord, validateExportLogsRequest } from "./_otlp_receiver.ts";
 import { fixture } from "./_helpers.ts";
 import { argOf } from "./fixtures/otlp_worker.ts";
+import type { FloodArgs } from "./fixtures/sink_flood_worker.ts";
+import type { WatchSummary } from "./fixtures/sink_watch_worker.ts";
 
 const SEVERITY: Record<string, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, CRITICAL: 21 };
 const LEVEL_NAMES = ["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"];
@@ -501,6 +503,10 @@ Deno.test("destroy() stops at once and counts what was not sent; dispose waits a
     const { handler, reports } = handlerFor(receiver, { closeTimeoutMs: 50 });
     receiver.inject({ kind: "delay", ms: 500 });
     handler.handle(workerRecord(0));
+    // The request is on its way (sent by its I/O worker) before dispose starts.
+    const requests = receiver.requests.length;
+    handler.drained();
+    await waitFor("the request to reach the receiver", () => receiver.requests.length > requests);
     await handler[Symbol.asyncDispose]();
     assertEquals(handler.stats().dropped, 1);
     assertEquals(reports.map((report) => report.fault), ["undelivered"]);
@@ -682,4 +688,84 @@ Deno.test("the real Deno.env: defaults from OTEL_EXPORTER_OTLP_ENDPOINT, and no 
     "no env 1",
     "no env 2",
   ]);
+});
+
+Deno.test("under a sustained 4-worker flood the receiver gets records while the workers log, and every one", async () => {
+  const workers = 4;
+  const threshold = 1_024;
+  const maxRecords = 100_000;
+  await using dir = await Deno.makeTempDir().then((path) => ({
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
+  }));
+  const shared = new SharedArrayBuffer(4 * (1 + 2 * workers));
+  const view = new Int32Array(shared);
+  // The receiver runs on a thread of its own: the listener's is busy with the flood.
+  const watcher = new Worker(fixture("sink_watch_worker.ts"), { type: "module" });
+  const answers: { url?: string; summary?: WatchSummary }[] = [];
+  watcher.onmessage = ({ data }) => answers.push(data);
+  try {
+    // + 1: the warm-up record.
+    watcher.postMessage({ watch: "otlp", shared, workers, threshold: threshold + 1 });
+    await waitFor("the receiver's URL", () => answers.length === 1);
+    const reports: Error[] = [];
+    const handler = new OtlpHandler("INFO", {
+      endpoint: answers[0].url,
+      onError: (error) => reports.push(error),
+    });
+    const file = new FileHandler("INFO", {
+      filename: `${dir.path}/all.log`,
+      formatter: (record) => record.msg,
+    });
+    // Warm: the first request (the I/O worker's start, the connection, the
+    // receiver's first answer) takes long on a busy machine, and a cold
+    // start is not what this is about. Excluded from the receiver's counts.
+    handler.handle(
+      new LogRecord({ msg: "warm-up", args: [], level: LogLevels.INFO, loggerName: "x" }),
+    );
+    await handler.drained();
+    const listener = new QueueListener([file, handler]).start();
+    let logged: number[];
+    try {
+      logged = await spawn<number>(fixture("sink_flood_worker.ts"), {
+        count: workers,
+        args: { shared, maxRecords, after: 5_000, yieldEvery: 500 } satisfies FloodArgs,
+        listener,
+      });
+      await handler.drained();
+    } finally {
+      await listener.stop();
+    }
+    assertEquals(view[0], 1, "the receiver never got its first records");
+    logged.forEach((total, k) => {
+      const then = view[1 + workers + k];
+      assert(
+        then < total && total < maxRecords,
+        `worker ${k} had logged ${then} of its ${total} records (at most ${maxRecords}) when the ` +
+          `receiver had its first ${threshold}: they must arrive while the workers still log`,
+      );
+    });
+    const total = logged.reduce((sum, n) => sum + n, 0);
+    console.log(
+      `OTLP flood: ${total} records; the receiver had its first ${threshold} when the workers ` +
+        `were at ${[...view.subarray(1 + workers)].join(", ")} of ${logged.join(", ")}`,
+    );
+    watcher.postMessage({ summary: true });
+    await waitFor("the receiver's summary", () => answers.length === 2, 20_000);
+    const summary = answers[1].summary!;
+    for (let k = 0; k < workers; k++) {
+      assertEquals(
+        summary[`worker-${k}`],
+        { records: logged[k], unique: logged[k], top: logged[k] },
+        `worker-${k}: every record once`,
+      );
+    }
+    const lines = (await Deno.readTextFile(`${dir.path}/all.log`)).split("\n");
+    assertEquals(lines.length - 1, total, "every record in the FileHandler's file");
+    const stats = handler.stats();
+    assertEquals([stats.sent, stats.dropped, stats.pending], [total + 1, 0, 0]);
+    assertEquals(reports, []);
+  } finally {
+    watcher.terminate();
+  }
 });

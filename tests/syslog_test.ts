@@ -14,6 +14,7 @@ import { SyslogHandler, type SyslogHandlerOptions } from "@workerlog/workerlog";
 import { freePort, makeCertificates, type Received, Rsyslog } from "./_rsyslog.ts";
 import { assertCompleteAndOrdered, fixture, jsonFile, readJsonLines, tempDir } from "./_helpers.ts";
 import type { CountArgs } from "./fixtures/count_worker.ts";
+import type { FloodArgs } from "./fixtures/sink_flood_worker.ts";
 
 /** A handler whose faults are collected, not printed. */
 function handlerFor(options: SyslogHandlerOptions, level: "DEBUG" | "INFO" = "DEBUG") {
@@ -613,4 +614,120 @@ Deno.test("bad options are refused with the option, the value and what to pass",
     assertEquals(error.option, option);
     assertMatch(error.message, expected);
   }
+});
+
+/**
+ * 4 workers flood one QueueListener into a FileHandler and a SyslogHandler
+ * (default buffer sizes) while rsyslog is up. A watcher on a thread of its
+ * own raises a flag the first time rsyslog's file has `threshold` lines and
+ * notes how far each worker was; the workers log `after` more once they see
+ * it. Returns what the workers logged, where they were, and what arrived.
+ */
+async function floodWhileDelivering(transport: "tcp" | "relp") {
+  const workers = 4;
+  const threshold = 1_000;
+  // Far more than a working handler lets them log (they stop soon after the
+  // flag): a busy machine may take a while to start the handler's worker.
+  const maxRecords = 300_000;
+  await using dir = await tempDir();
+  await using rsyslog = await Rsyslog.start({
+    dir: dir.path,
+    ...(transport === "relp" ? { relp: true } : { tcp: true }),
+  });
+  const shared = new SharedArrayBuffer(4 * (1 + 2 * workers));
+  const view = new Int32Array(shared);
+  const watcher = new Worker(fixture("sink_watch_worker.ts"), { type: "module" });
+  try {
+    watcher.postMessage({ watch: "file", path: rsyslog.output, shared, workers, threshold });
+    const { handler, errors } = handlerFor({
+      transport,
+      port: transport === "relp" ? rsyslog.relpPort : rsyslog.tcpPort,
+    }, "INFO");
+    const listener = new QueueListener([jsonFile(dir.file("all.jsonl")), handler]).start();
+    let logged: number[];
+    try {
+      logged = await spawn<number>(fixture("sink_flood_worker.ts"), {
+        count: workers,
+        args: { shared, maxRecords, after: 5_000, yieldEvery: 500 } satisfies FloodArgs,
+        listener,
+      });
+      await handler.drained(AbortSignal.timeout(30_000));
+    } finally {
+      await listener.stop();
+    }
+    assertProgressBeforeEnd(view, logged, maxRecords, "rsyslog");
+    const total = logged.reduce((sum, n) => sum + n, 0);
+    const received = await rsyslog.waitForReceived(total, `all ${total} ${transport} records`);
+    const copies = new Map<string, number>();
+    for (const got of received) {
+      const { worker, seq } = sdParams(got);
+      const key = `${worker}/${seq}`;
+      copies.set(key, (copies.get(key) ?? 0) + 1);
+    }
+    const filed = assertCompleteAndOrdered(await readJsonLines(dir.file("all.jsonl")));
+    return {
+      snapshot: [...view.subarray(1 + workers)],
+      logged,
+      total,
+      filed: [...filed.values()],
+      stats: handler.stats(),
+      errors,
+      received: received.length,
+      unique: copies.size,
+    };
+  } finally {
+    watcher.terminate();
+  }
+}
+
+/**
+ * The watcher's flag is up, and every worker was still logging when it went
+ * up: it had logged fewer records then than in the end, and it saw the flag
+ * before its `maxRecords`.
+ */
+function assertProgressBeforeEnd(
+  view: Int32Array,
+  logged: number[],
+  maxRecords: number,
+  receiver: string,
+) {
+  assertEquals(view[0], 1, `${receiver} never got its first records`);
+  logged.forEach((total, k) => {
+    const then = view[1 + logged.length + k];
+    assert(
+      then < total && total < maxRecords,
+      `worker ${k} had logged ${then} of its ${total} records (at most ${maxRecords}) when ` +
+        `${receiver} had its first records: they must arrive while the workers still log`,
+    );
+  });
+}
+
+function assertDeliveredDuringFlood(result: Awaited<ReturnType<typeof floodWhileDelivering>>) {
+  assertEquals(result.filed, result.logged, "every record in the FileHandler's file");
+  assertEquals(result.unique, result.total, "every record in rsyslog's file");
+  assertEquals([result.stats.dropped, result.stats.abandoned], [0, 0], "nothing dropped");
+  assertEquals(result.errors, []);
+}
+
+Deno.test("TCP under a sustained 4-worker flood: rsyslog gets records while the workers log, and every one", async () => {
+  const result = await floodWhileDelivering("tcp");
+  console.log(
+    `TCP flood: ${result.total} records; rsyslog had its first ${1_000} when the workers were at ` +
+      `${result.snapshot.join(", ")} of ${result.logged.join(", ")}`,
+  );
+  assertDeliveredDuringFlood(result);
+  assertEquals(result.received, result.total, "no duplicates over TCP");
+  assertEquals(result.stats.delivered, result.total);
+});
+
+Deno.test("RELP under a sustained 4-worker flood: acknowledged while the workers log, every record at least once", async () => {
+  const result = await floodWhileDelivering("relp");
+  console.log(
+    `RELP flood: ${result.total} records, ${result.received - result.unique} duplicates; rsyslog ` +
+      `had its first ${1_000} when the workers were at ${result.snapshot.join(", ")} of ` +
+      `${result.logged.join(", ")}`,
+  );
+  assertDeliveredDuringFlood(result);
+  assertEquals(result.stats.acknowledged, result.total);
+  assert(result.received - result.unique <= result.stats.resent, "a duplicate is a resent record");
 });
