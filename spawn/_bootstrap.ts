@@ -15,7 +15,7 @@ import { holdUntilFormatter, type QueueHandler } from "../sender/queue_handler.t
 import { setupWorkerLogging } from "../sender/setup_worker_logging.ts";
 import { reportEndings, type WorkerEnding } from "../sender/_exit_hooks.ts";
 import { workerScope } from "../sender/_worker_scope.ts";
-import type { FromWorker, StartMessage, ToWorker } from "./_control.ts";
+import type { Ending, FromWorker, StartMessage, ToWorker } from "./_control.ts";
 import { START_KEY } from "./_control.ts";
 import type { WorkerContext } from "./spawn.ts";
 
@@ -36,11 +36,12 @@ async function run(start: StartMessage) {
   control.onmessage = (event: MessageEvent<ToWorker>) => {
     aborter.abort(new DOMException(event.data.reason.message, "AbortError"));
   };
+  const countAppMessages = countPostedMessages();
   let reported = false;
-  const report = (message: FromWorker) => {
+  const report = (ending: Ending) => {
     if (reported) return;
     reported = true;
-    control.postMessage(message);
+    control.postMessage({ ...ending, appMessages: countAppMessages() } satisfies FromWorker);
   };
   let handler: QueueHandler | undefined;
   let releaseHeld: ((formatter: typeof textFormatter) => void) | undefined;
@@ -79,7 +80,7 @@ async function run(start: StartMessage) {
 // hooks have posted the last batch by then. Uncaught errors are handled here
 // (the worker is terminated once its records are written), so they reach
 // the caller once, as a WorkerError with the stack.
-function reportEnding(ending: WorkerEnding, name: string, report: (m: FromWorker) => void) {
+function reportEnding(ending: WorkerEnding, name: string, report: (ending: Ending) => void) {
   switch (ending.kind) {
     case "error":
       ending.event.preventDefault();
@@ -120,7 +121,7 @@ async function importModule(url: string) {
   return module;
 }
 
-function sendResult(value: unknown, module: string, report: (m: FromWorker) => void) {
+function sendResult(value: unknown, module: string, report: (ending: Ending) => void) {
   try {
     structuredClone(value);
   } catch (error) {
@@ -136,4 +137,17 @@ function sendResult(value: unknown, module: string, report: (m: FromWorker) => v
     return;
   }
   report({ kind: "done", value });
+}
+
+// Counts what the worker posts on its own channel (the application's), so
+// that spawn() can wait for all of it before it ends the worker.
+function countPostedMessages(): () => number {
+  const scope = workerScope()!;
+  const post = scope.postMessage;
+  let posted = 0;
+  scope.postMessage = function (this: unknown, ...args: Parameters<typeof post>) {
+    post.apply(scope, args);
+    posted++;
+  };
+  return () => posted;
 }

@@ -37,13 +37,22 @@ export interface AbortMessage {
 /** Anything main posts to a spawned worker on the control channel. */
 export type ToWorker = AbortMessage;
 
-/** Anything a spawned worker posts to main on the control channel. */
-export type FromWorker =
-  /** The module has loaded; the function is about to run. */
-  | { kind: "ready" }
+/** How a spawned worker ended, as it reports it on the control channel. */
+export type Ending =
   /** The worker function returned this value. */
   | { kind: "done"; value: unknown }
   /** The worker failed with this error. */
   | { kind: "failed"; error: ErrorDescription }
   /** The worker called Deno.exit() with this code. */
   | { kind: "exited"; code: number };
+
+/**
+ * Anything a spawned worker posts to main on the control channel. The
+ * ending says how many messages the worker had posted on its own channel
+ * by then: the two channels are not ordered with each other, so spawn()
+ * waits for those before it ends the worker.
+ */
+export type FromWorker =
+  /** The module has loaded; the function is about to run. */
+  | { kind: "ready" }
+  | (Ending & { appMessages: number });

@@ -12,7 +12,13 @@ import {
 import { QueueListener } from "../listener/queue_listener.ts";
 import type { SenderHub } from "../listener/_sender_hub.ts";
 import { WriterListener, type WriterListenerOptions } from "../listener/writer_listener.ts";
-import { type FromWorker, START_KEY, type StartMessage, type ToWorker } from "./_control.ts";
+import {
+  type Ending,
+  type FromWorker,
+  START_KEY,
+  type StartMessage,
+  type ToWorker,
+} from "./_control.ts";
 // Imported for its place in the module graph only: see the module's doc.
 import "./_bootstrap.ts";
 
@@ -454,6 +460,27 @@ function warnOnce(firstName: string): (data: unknown, index: number) => void {
   };
 }
 
+// How long an ending waits for application messages that do not come.
+const APP_MESSAGES_STALL_MS = 5_000;
+
+function outcomeOf(ending: Ending, name: string): Outcome {
+  switch (ending.kind) {
+    case "done":
+      return { kind: "done", value: ending.value };
+    case "failed":
+      return { kind: "failed", error: ending.error, fromWorker: true };
+    case "exited":
+      return ending.code === 0 ? { kind: "done", value: undefined } : {
+        kind: "failed",
+        error: {
+          name: "Error",
+          message: `${name} called Deno.exit(${ending.code}) before its function returned`,
+        },
+        fromWorker: true,
+      };
+  }
+}
+
 function startWorker(
   listener: SenderHub,
   plan: Plan,
@@ -489,34 +516,32 @@ function startWorker(
     ended.resolve();
   };
 
+  // The worker's own channel and the control port are not ordered with each
+  // other: an ending waits until every application message the worker says
+  // it posted before it has arrived (or until they stall).
+  let appMessages = 0;
+  let ending: { outcome: Outcome; appMessages: number } | undefined;
+  let stall: ReturnType<typeof setTimeout> | undefined;
+  const settleEnding = () => {
+    if (ending === undefined || appMessages < ending.appMessages) return;
+    clearTimeout(stall);
+    settle(ending.outcome);
+  };
   const control = new MessageChannel();
   control.port1.onmessage = (event: MessageEvent<FromWorker>) => {
     const message = event.data;
-    switch (message.kind) {
-      case "ready":
-        mailbox.open(worker);
-        break;
-      case "done":
-        settle({ kind: "done", value: message.value });
-        break;
-      case "failed":
-        settle({ kind: "failed", error: message.error, fromWorker: true });
-        break;
-      case "exited":
-        settle(
-          message.code === 0 ? { kind: "done", value: undefined } : {
-            kind: "failed",
-            error: {
-              name: "Error",
-              message: `${name} called Deno.exit(${message.code}) before its function returned`,
-            },
-            fromWorker: true,
-          },
-        );
-        break;
-    }
+    if (message.kind === "ready") return mailbox.open(worker);
+    // Already ended (an error event came first): this report only adds the stack.
+    if (outcome !== undefined) return settle(outcomeOf(message, name));
+    ending = { outcome: outcomeOf(message, name), appMessages: message.appMessages };
+    stall = setTimeout(() => settle(ending!.outcome), APP_MESSAGES_STALL_MS);
+    settleEnding();
   };
-  worker.onmessage = (event) => onMessage(event.data, index);
+  worker.onmessage = (event) => {
+    appMessages++;
+    onMessage(event.data, index);
+    settleEnding();
+  };
   worker.onerror = (event) => {
     event.preventDefault();
     settle({
@@ -560,6 +585,7 @@ function startWorker(
   }
 
   const finished = ended.promise.then(async () => {
+    clearTimeout(stall);
     mailbox.close();
     worker.terminate();
     await listener.detach(name);

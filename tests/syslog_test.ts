@@ -669,7 +669,7 @@ async function floodWhileDelivering(transport: "tcp" | "relp") {
       snapshot: [...view.subarray(1 + workers)],
       logged,
       total,
-      filed: [...filed.values()],
+      filed: logged.map((_, k) => filed.get(`worker-${k}`) ?? 0),
       stats: handler.stats(),
       errors,
       received: received.length,
