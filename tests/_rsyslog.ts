@@ -116,8 +116,13 @@ export class Rsyslog implements AsyncDisposable {
     return this.stop();
   }
 
-  /** Every message received so far, parsed; fails naming a line that is not JSON. */
-  async received(): Promise<Received[]> {
+  /**
+   * Every message received so far, parsed; fails naming a line that is not
+   * JSON. `torn` is how many lines may be cut short: an rsyslogd killed with
+   * SIGKILL can leave the line it was writing unfinished (the message was
+   * not acknowledged, so RELP sends it again whole).
+   */
+  async received(torn = 0): Promise<Received[]> {
     let text: string;
     try {
       text = await Deno.readTextFile(this.output);
@@ -127,13 +132,18 @@ export class Rsyslog implements AsyncDisposable {
     }
     const lines = text.split("\n");
     lines.pop(); // after the last "\n", or a line still being written
-    return lines.map((line, i) => {
+    const parsed: Received[] = [];
+    let skipped = 0;
+    lines.forEach((line, i) => {
       try {
-        return JSON.parse(line) as Received;
+        parsed.push(JSON.parse(line) as Received);
       } catch {
-        throw new Error(`line ${i + 1} of ${this.output} is not JSON: ${line.slice(0, 200)}`);
+        if (++skipped > torn) {
+          throw new Error(`line ${i + 1} of ${this.output} is not JSON: ${line.slice(0, 200)}`);
+        }
       }
     });
+    return parsed;
   }
 
   /**
