@@ -83,9 +83,7 @@ export class BatchBuilder {
     const common = {
       seq: this.#seq,
       levels: this.#levels.subarray(0, n),
-      // One join makes one flat string; += would make a rope that structured
-      // clone has to flatten first.
-      text: this.#kind === LINES ? this.#texts.join("\n") + "\n" : this.#texts.join(""),
+      text: this.#joinTexts(),
       ends: this.#ends.subarray(0, n),
       size: this.#bytes,
     };
@@ -107,6 +105,15 @@ export class BatchBuilder {
     }
     this.#allocate();
     return { batch, transfer };
+  }
+
+  // One join makes one flat string; += would make a rope that structured
+  // clone has to flatten first. A record that travels alone (a big one) is
+  // not copied at all.
+  #joinTexts(): string {
+    const texts = this.#texts;
+    if (this.#kind === LINES) return texts.join("\n") + "\n";
+    return texts.length === 1 ? texts[0] : texts.join("");
   }
 
   #start(seq: number, kind: typeof RECORDS | typeof LINES, level: number) {
