@@ -5,7 +5,7 @@
  * @module
  */
 import { type LevelName, LogLevelNames } from "@std/log";
-import { InvalidOptionError } from "../errors.ts";
+import { describeError, InvalidOptionError } from "../errors.ts";
 import type { LoggerOptions } from "./logging_options.ts";
 
 /** Throws an InvalidOptionError listing the valid names unless `value` is a level name. */
@@ -69,4 +69,34 @@ export function checkChoice<T extends string>(
     throw new InvalidOptionError(option, value, choices.map((c) => `"${c}"`).join(" or "));
   }
   return value as T;
+}
+
+/** Throws unless structured clone can copy `value` to `where` (e.g. "the workers"). */
+export function checkCloneable<T>(option: string, value: T, where: string): T {
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new InvalidOptionError(
+      option,
+      value,
+      `a value structured clone can copy to ${where} (${describeError(error).message}); ` +
+        `pass plain data, not functions or class instances with methods`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A module option as a URL: a URL as it is, a string that parses as one, or
+ * a path taken from the current directory. `example` shows what to pass.
+ */
+export function toModuleUrl(option: string, module: unknown, example: string): URL {
+  if (module instanceof URL) return module;
+  if (typeof module !== "string" || module === "") {
+    throw new InvalidOptionError(option, module, `a module URL, e.g. ${example}`);
+  }
+  if (URL.canParse(module) && !/^[a-zA-Z]:[\\/]/.test(module)) return new URL(module);
+  const cwd = Deno.cwd().replaceAll("\\", "/");
+  const base = new URL(`file://${cwd.startsWith("/") ? "" : "/"}${encodeURI(cwd)}/`);
+  return new URL(encodeURI(module.replaceAll("\\", "/")), base);
 }

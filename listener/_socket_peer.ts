@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { FrameReader } from "../common/_frames.ts";
+import { concatFrames, FrameReader } from "../common/_frames.ts";
 
 /** Replies queued for a peer that does not read them: past this it is dropped. */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
@@ -104,7 +104,7 @@ export class Peer {
         const frames = this.#out;
         this.#out = [];
         this.#outBytes = 0;
-        await writeAll(this.conn, frames.length === 1 ? frames[0] : concat(frames));
+        await writeAll(this.conn, concatFrames(frames));
       }
     } catch {
       this.close();
@@ -118,17 +118,4 @@ export class Peer {
 /** Writes every byte (a socket write may take only part). */
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-}
-
-/** The frames end to end, in one buffer: one write for many small frames. */
-export function concat(frames: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const frame of frames) length += frame.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }

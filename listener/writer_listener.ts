@@ -1,8 +1,8 @@
 import type { BaseHandler, LevelName } from "@std/log";
 import type { OverflowPolicy } from "../common/_flow.ts";
 import { CONNECT_KEY, type QueueConnection } from "../common/_wire.ts";
+import { checkCloneable, toModuleUrl } from "../common/_options.ts";
 import {
-  describeError,
   type ErrorDescription,
   HandlerError,
   HandlerModuleError,
@@ -154,7 +154,11 @@ export class WriterListener implements AsyncDisposable {
    */
   constructor(module: string | URL, options?: WriterListenerOptions) {
     options ??= {};
-    this.module = toModuleUrl(module);
+    this.module = toModuleUrl(
+      "module",
+      module,
+      `new URL("./log_handlers.ts", import.meta.url)`,
+    ).href;
     // The same checks, in one place: QueueListener's own constructor.
     const checked = new QueueListener([], options);
     this.respectHandlerLevel = checked.respectHandlerLevel;
@@ -166,7 +170,7 @@ export class WriterListener implements AsyncDisposable {
       throw new InvalidOptionError("onError", options.onError, "a function (error) => {}");
     }
     this.#onError = options.onError ?? ((error) => console.error(error));
-    this.#args = checkCloneable(options.args);
+    this.#args = checkCloneable("args", options.args, "the writer");
   }
 
   /**
@@ -458,32 +462,4 @@ function toError(description: ErrorDescription): Error {
   error.name = description.name;
   if (description.stack !== undefined) error.stack = description.stack;
   return error;
-}
-
-function checkCloneable(args: unknown): unknown {
-  try {
-    structuredClone(args);
-  } catch (error) {
-    throw new InvalidOptionError(
-      "args",
-      args,
-      `a value structured clone can copy to the writer (${describeError(error).message})`,
-    );
-  }
-  return args;
-}
-
-function toModuleUrl(module: string | URL): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== "string" || module === "") {
-    throw new InvalidOptionError(
-      "module",
-      module,
-      `the URL of a handlers module, e.g. new URL("./log_handlers.ts", import.meta.url)`,
-    );
-  }
-  if (URL.canParse(module) && !/^[a-zA-Z]:[\\/]/.test(module)) return new URL(module).href;
-  const cwd = Deno.cwd().replaceAll("\\", "/");
-  const base = new URL(`file://${cwd.startsWith("/") ? "" : "/"}${encodeURI(cwd)}/`);
-  return new URL(encodeURI(module.replaceAll("\\", "/")), base).href;
 }

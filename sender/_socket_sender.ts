@@ -27,6 +27,7 @@ import {
 } from "../common/_flow.ts";
 import {
   ACK,
+  concatFrames,
   decodeFrame,
   DROPPED as DROPPED_FRAME,
   FLUSH,
@@ -261,7 +262,7 @@ export class SocketSender extends EventTarget implements PostTarget {
       while (conn !== undefined && conn === this.#conn) {
         let chunk: Uint8Array;
         if (this.#control.length > 0) {
-          chunk = join(this.#control);
+          chunk = concatFrames(this.#control);
           this.#control = [];
         } else {
           const frames: Uint8Array[] = [];
@@ -273,7 +274,7 @@ export class SocketSender extends EventTarget implements PostTarget {
             this.#written++;
           }
           if (frames.length === 0) break;
-          chunk = join(frames);
+          chunk = concatFrames(frames);
           this.#everSent = true;
         }
         for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
@@ -423,19 +424,6 @@ export class SocketSender extends EventTarget implements PostTarget {
       if (this.#retry !== undefined) Deno.unrefTimer(this.#retry);
     }
   }
-}
-
-function join(frames: Uint8Array[]): Uint8Array {
-  if (frames.length === 1) return frames[0];
-  let length = 0;
-  for (const frame of frames) length += frame.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }
 
 // The next frame from the socket, or undefined when it closes (or the

@@ -1,5 +1,12 @@
 import type { BaseHandler } from "@std/log";
-import { checkBoolean, checkLevel, checkLoggers, checkWholeNumber } from "../common/_options.ts";
+import {
+  checkBoolean,
+  checkCloneable,
+  checkLevel,
+  checkLoggers,
+  checkWholeNumber,
+  toModuleUrl,
+} from "../common/_options.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import type { QueueConnection } from "../common/_wire.ts";
 import {
@@ -278,7 +285,7 @@ async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promi
   if (typeof name !== "string" || name === "" || name.includes("#")) {
     throw new InvalidOptionError("name", name, 'a non-empty name without "#", e.g. "indexer"');
   }
-  checkCloneable(options.args);
+  checkCloneable("args", options.args, "the workers");
   const plan: Plan = {
     module: await checkModule(module),
     count,
@@ -308,21 +315,8 @@ function checkLogging(options: LoggingOptions): LoggingOptions {
   return logging;
 }
 
-function checkCloneable(args: unknown) {
-  try {
-    structuredClone(args);
-  } catch (error) {
-    throw new InvalidOptionError(
-      "args",
-      args,
-      `a value structured clone can copy to the workers (${describeError(error).message}); ` +
-        `pass plain data, not functions or class instances with methods`,
-    );
-  }
-}
-
 async function checkModule(module: string | URL): Promise<string> {
-  const url = toModuleUrl(module);
+  const url = toModuleUrl("module", module, `new URL("./worker.ts", import.meta.url)`);
   if (url.protocol !== "file:") return url.href;
   let info: Deno.FileInfo;
   try {
@@ -337,21 +331,6 @@ async function checkModule(module: string | URL): Promise<string> {
     throw new InvalidOptionError("module", url.href, "a module file, not a directory");
   }
   return url.href;
-}
-
-function toModuleUrl(module: string | URL): URL {
-  if (module instanceof URL) return module;
-  if (typeof module !== "string" || module === "") {
-    throw new InvalidOptionError(
-      "module",
-      module,
-      `a module URL, e.g. new URL("./worker.ts", import.meta.url)`,
-    );
-  }
-  if (URL.canParse(module) && !/^[a-zA-Z]:[\\/]/.test(module)) return new URL(module);
-  const cwd = Deno.cwd().replaceAll("\\", "/");
-  const base = new URL(`file://${cwd.startsWith("/") ? "" : "/"}${encodeURI(cwd)}/`);
-  return new URL(encodeURI(module.replaceAll("\\", "/")), base);
 }
 
 /** The names of one run's workers: `${name}-${index}`, or `${name}#k-${index}` when taken. */
