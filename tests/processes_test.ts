@@ -223,3 +223,39 @@ Deno.test("processes: another OS user cannot connect to the Unix socket", async 
   assertEquals(await attempt([]), "connected");
   assertEquals(await attempt(["runuser", "-u", "nobody", "--"]), "PermissionDenied");
 });
+
+Deno.test("processes: over TCP on loopback, with the token, every record once and in order", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([
+    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+  ]).start();
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const { env, address } = await listener.listen({ transport: "tcp" });
+    assert(address.startsWith("tcp:127.0.0.1:"), address);
+    for (let i = 0; i < 2; i++) {
+      children.push(start("process_logger.ts", ["5000"], { ...env, WORKERLOG_NAME: `tcp-${i}` }));
+    }
+    for (const [i, child] of children.entries()) {
+      const stats = JSON.parse(await finished(child, `tcp-${i}`));
+      assertEquals([stats.dropped, stats.acknowledged], [0, 5_000]);
+    }
+  } finally {
+    children.forEach(kill);
+    await listener.stop();
+  }
+  const counts = assertCompleteAndOrdered(records(await readJsonLines(file)));
+  assertEquals([...counts.entries()].sort(), [["tcp-0", 5_000], ["tcp-1", 5_000]]);
+  assertEquals(listener.stats().refusedPeers, 0);
+});
+
+Deno.test("processes: TCP listening refuses an address that is not loopback", async () => {
+  await using listener = new QueueListener([]).start();
+  const error = await listener.listen({ transport: "tcp", hostname: "0.0.0.0" }).then(
+    () => undefined,
+    (error) => error,
+  );
+  assert(error instanceof Error, "listen() on 0.0.0.0 over plain TCP must fail");
+  assertStringIncludes(error.message, "0.0.0.0");
+});
