@@ -114,42 +114,27 @@ export class FrameEncoder {
   }
 }
 
-/** A TCP or TLS connection with octet-counted framing (RFC 6587 section 3.4.1, RFC 5425). */
-export class StreamLink implements Link {
+/**
+ * What the links without acknowledgements (TCP, TLS, UDP) share: a failure
+ * noticed once, which closes the link and wakes the writer, and a send that
+ * counts messages as sent only once the OS has taken them.
+ */
+abstract class UnacknowledgedLink implements Link {
   readonly acknowledges = false;
   readonly ready = true;
-  #conn: Deno.Conn;
   #failure: Error | undefined;
   #closed = false;
   readonly #events: LinkEvents;
-  readonly #encoder = new FrameEncoder();
 
-  constructor(conn: Deno.Conn, events: LinkEvents) {
-    this.#conn = conn;
+  constructor(events: LinkEvents) {
     this.#events = events;
-    this.#watch();
   }
 
   get failure(): Error | undefined {
     return this.#failure;
   }
 
-  async send(buffer: ForwardingBuffer): Promise<number> {
-    const { frames, count } = this.#encoder.encode(
-      buffer,
-      Infinity,
-      (_, bytes) => `${bytes} `,
-      "",
-    );
-    try {
-      await writeAll(this.#conn, frames);
-    } catch (error) {
-      this.#fail(asError(error));
-      throw error;
-    }
-    buffer.markSent(count);
-    return count;
-  }
+  abstract send(buffer: ForwardingBuffer): Promise<number>;
 
   end(): Promise<void> {
     this.close();
@@ -160,8 +145,56 @@ export class StreamLink implements Link {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#conn.close();
+      this.release();
     } catch { /* already closed */ }
+  }
+
+  /** Closes the socket. */
+  protected abstract release(): void;
+
+  /** Waits for `writing`, then marks `count` messages sent; a failure fails the link. */
+  protected async sent(buffer: ForwardingBuffer, count: number, writing: Promise<unknown>) {
+    try {
+      await writing;
+    } catch (error) {
+      this.fail(asError(error));
+      throw error;
+    }
+    buffer.markSent(count);
+    return count;
+  }
+
+  protected fail(error: Error): void {
+    if (this.#closed) return;
+    this.#failure ??= error;
+    this.close();
+    this.#events.wake();
+  }
+}
+
+/** A TCP or TLS connection with octet-counted framing (RFC 6587 section 3.4.1, RFC 5425). */
+export class StreamLink extends UnacknowledgedLink {
+  #conn: Deno.Conn;
+  readonly #encoder = new FrameEncoder();
+
+  constructor(conn: Deno.Conn, events: LinkEvents) {
+    super(events);
+    this.#conn = conn;
+    this.#watch();
+  }
+
+  send(buffer: ForwardingBuffer): Promise<number> {
+    const { frames, count } = this.#encoder.encode(
+      buffer,
+      Infinity,
+      (_, bytes) => `${bytes} `,
+      "",
+    );
+    return this.sent(buffer, count, writeAll(this.#conn, frames));
+  }
+
+  protected release(): void {
+    this.#conn.close();
   }
 
   // Syslog receivers never send on the stream; reading is how a peer that
@@ -171,33 +204,21 @@ export class StreamLink implements Link {
     const scratch = new Uint8Array(4_096);
     try {
       while ((await this.#conn.read(scratch)) !== null) { /* ignore what a receiver sends */ }
-      this.#fail(new Error("the receiver closed the connection"));
+      this.fail(new Error("the receiver closed the connection"));
     } catch (error) {
-      this.#fail(asError(error));
+      this.fail(asError(error));
     }
-  }
-
-  #fail(error: Error) {
-    if (this.#closed) return;
-    this.#failure ??= error;
-    this.close();
-    this.#events.wake();
   }
 }
 
 /** UDP (RFC 5426): one datagram per message, on a connected socket. */
-export class UdpLink implements Link {
-  readonly acknowledges = false;
-  readonly ready = true;
+export class UdpLink extends UnacknowledgedLink {
   #socket: Socket;
-  #failure: Error | undefined;
-  #closed = false;
-  readonly #events: LinkEvents;
 
   private constructor(socket: Socket, events: LinkEvents) {
+    super(events);
     this.#socket = socket;
-    this.#events = events;
-    socket.on("error", (error: Error) => this.#fail(error));
+    socket.on("error", (error: Error) => this.fail(error));
   }
 
   /** Opens a socket connected to the endpoint (so ICMP errors are seen). */
@@ -213,11 +234,7 @@ export class UdpLink implements Link {
     });
   }
 
-  get failure(): Error | undefined {
-    return this.#failure;
-  }
-
-  async send(buffer: ForwardingBuffer): Promise<number> {
+  send(buffer: ForwardingBuffer): Promise<number> {
     const count = Math.min(buffer.unsent, 256);
     const sends: Promise<void>[] = [];
     for (let k = 0; k < count; k++) {
@@ -228,34 +245,11 @@ export class UdpLink implements Link {
         ),
       );
     }
-    try {
-      await Promise.all(sends);
-    } catch (error) {
-      this.#fail(asError(error));
-      throw error;
-    }
-    buffer.markSent(count);
-    return count;
+    return this.sent(buffer, count, Promise.all(sends));
   }
 
-  end(): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#socket.close();
-    } catch { /* already closed */ }
-  }
-
-  #fail(error: Error) {
-    if (this.#closed) return;
-    this.#failure ??= error;
-    this.close();
-    this.#events.wake();
+  protected release(): void {
+    this.#socket.close();
   }
 }
 
