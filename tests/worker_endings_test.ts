@@ -9,7 +9,14 @@ import {
 } from "@std/assert";
 import { QueueListener, spawn, WorkerError } from "@workerlog/workerlog";
 import type { EndingArgs } from "./fixtures/ending_worker.ts";
-import { assertCompleteAndOrdered, fixture, jsonFile, readJsonLines, tempDir } from "./_helpers.ts";
+import {
+  assertCompleteAndOrdered,
+  fixture,
+  jsonFile,
+  readJsonLines,
+  tempDir,
+  waitFor,
+} from "./_helpers.ts";
 
 async function endRun(args: EndingArgs) {
   const dir = await tempDir();
@@ -85,13 +92,21 @@ Deno.test("endings: an abort whose reason has no prototype still reaches the wor
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const aborter = new AbortController();
+  const listener = new QueueListener([jsonFile(file)]).start();
   const run = spawn(fixture("abort_aware_worker.ts"), {
     count: 2,
-    handlers: [jsonFile(file)],
+    listener,
     signal: aborter.signal,
   });
-  setTimeout(() => aborter.abort(Object.assign(Object.create(null), { why: "shutdown" })), 300);
+  // Both running, so that each can answer within the abort's grace even on
+  // a machine too busy to load a worker's module in that time.
+  await waitFor("both workers logging", () => {
+    const senders = listener.stats().senders.filter((sender) => sender.received > 0);
+    return senders.length === 2;
+  });
+  aborter.abort(Object.assign(Object.create(null), { why: "shutdown" }));
   const reason = await run.then(() => undefined, (error) => error);
+  await listener.stop();
   assertEquals(Object.getPrototypeOf(reason), null, "spawn rejects with the reason itself");
   const lines = await readJsonLines(file);
   const told = lines.filter((line) => line.msg.startsWith("aborted: "));
