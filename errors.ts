@@ -43,8 +43,8 @@ export class InvalidOptionError extends WorkerlogError {
   readonly value: unknown;
 
   /** Builds the error from the option, the value given and what was expected. */
-  constructor(option: string, value: unknown, expected: string) {
-    super(`Invalid option ${option}: ${show(value)}. Expected ${expected}.`);
+  constructor(option: string, value: unknown, expected: string, options?: ErrorOptions) {
+    super(`Invalid option ${option}: ${show(value)}. Expected ${expected}.`, options);
     this.option = option;
     this.value = value;
   }
@@ -460,4 +460,34 @@ function fallbackText(value: unknown): string {
 
 function show(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : describe(value);
+}
+
+/**
+ * An instance of `setupSharedLogging()` won the election to write the shared
+ * log but could not start writing: its handlers factory threw, a handler's
+ * setup failed (e.g. the log file cannot be opened), or the socket could not
+ * be bound. It lets another instance try; every instance keeps its records
+ * (up to `maxBufferBytes`) until one can write them. Printed to stderr once
+ * per instance and cause, and kept in `stats().writerError`.
+ *
+ * @example
+ * ```ts
+ * import { WriterStartError } from "@workerlog/workerlog";
+ *
+ * const error = new WriterStartError("/tmp/app-log/log.sock", new Error("Permission denied"));
+ * console.log(error.message.includes("Permission denied")); // true
+ * ```
+ */
+export class WriterStartError extends WorkerlogError {
+  /** Builds the error for the shared socket path and what failed. */
+  constructor(path: string, cause: unknown) {
+    const failure = describe(cause).replace(/\.$/, "");
+    super(
+      `This instance was elected to write the log shared at ${path} but could not start: ` +
+        `${failure}. Its records and the other instances' are kept (up to maxBufferBytes ` +
+        `each) until an instance can write them: fix the cause, e.g. the log file's path or ` +
+        `permissions, or what the handlers factory throws.`,
+      { cause },
+    );
+  }
 }

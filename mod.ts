@@ -89,3 +89,11 @@ export {
   type ProcessHandlerStats,
 } from "./sender/process_handler.ts";
 export { type ProcessLoggingOptions, setupProcessLogging } from "./sender/setup_process_logging.ts";
+export {
+  setupSharedLogging,
+  type SharedLogging,
+  type SharedLoggingOptions,
+  type SharedLoggingStats,
+} from "./election/setup_shared_logging.ts";
+export { WriterStartError } from "./errors.ts";
+export type { SpawnProcessOptions } from "./spawn/spawn.ts";

@@ -28,6 +28,9 @@ export function messageOf(shape: Shape): (i: number) => string {
   return shape === "user" ? userMessage : message;
 }
 
+/** The transport-only process cases send this many times the harness's records. */
+export const TRANSPORT_SCALE = 5;
+
 /** Calls per timed chunk when measuring the cost of one log call. */
 export const CHUNK = 100;
 
@@ -96,8 +99,15 @@ export function processCpuNs(): number {
   }
 }
 
+/** Now, in epoch ms with sub-ms precision, comparable across threads and processes. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** What a worker of the benchmark returns to the main thread. */
 export interface WorkerFigures {
+  /** When it made its first log call (epochMs()). */
+  firstLogAt: number;
   /** The median cost of one log call in the worker, in µs. */
   perCallUs: number;
   /** The worker isolate's V8 heap when it finished, in MB. */

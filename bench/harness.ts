@@ -7,6 +7,17 @@
 // N lines. Then the memory case runs once. Output: a markdown table, JSON and
 // an SVG chart. The machine is shared and noisy: compare ratios, not rates.
 //
+// The process cases: child processes log over a socket into a listener.
+// `process-N` and `user-process-4` go end to end into the same FileHandler
+// as `workerlog-N` and `user-workerlog-4`, and their "vs workers" is the
+// ratio to that worker case in the same round; "after start-up" is the
+// same ratio with each run timed from the first log call of its first
+// worker or child (a Deno process takes far longer to start than a worker).
+// `process-transport-unix`
+// and `-tcp` are the transport alone (no handlers, no file: the listener
+// must have received every line) and count lines per second. Both have
+// targets, reported at the end.
+//
 //   deno run -A bench/harness.ts [--records N] [--rounds R] [--out bench/results.json]
 //     [--cases direct,workerlog-4,...] [--skip-pino] [--skip-memory]
 //     [--memory-records N] [--deno-flags "--v8-flags=--max-semi-space-size=1"]
@@ -19,6 +30,10 @@ interface Case {
   name: string;
   shape: LineShape;
   workers: number;
+  /** The worker case this one is compared with, round by round ("vs workers"). */
+  vsWorkers?: string;
+  /** No file: the transport alone (not compared with direct or the ceiling, not charted). */
+  transportOnly?: boolean;
   /** The figures of one run, or why the case cannot run here. */
   run: (file: string, records: number) => Promise<CaseResult | string>;
 }
@@ -36,15 +51,26 @@ interface Row {
   vsDirect: number;
   /** Median over rounds of (this case / ceiling of the same shape, same round). */
   ofCeiling: number;
+  /** Median over rounds of (this case / its worker case, same round); with the range. */
+  vsWorkers: number;
+  vsWorkersSpread?: { min: number; max: number };
+  /** The same, each run timed from its first log call (without start-up). */
+  vsWorkersAfterStartup: number;
+  vsWorkersAfterStartupSpread?: { min: number; max: number };
+  transportOnly: boolean;
   perCallUs: number;
   mainCpuUs: number;
   processCpuUs: number;
+  /** Transport cases: the sending child's main-thread CPU per line while it sent. */
+  senderMainCpuUs: number;
   peakRssMb: number;
   runs: CaseResult[];
 }
 
 const here = new URL(".", import.meta.url);
 const options = parseFlags(Deno.args);
+// The process cases start their children with the same flags (bench/run_case.ts).
+Deno.env.set("BENCH_DENO_FLAGS", options.denoFlags.join(" "));
 const BASELINE: Record<LineShape, string> = { text: "direct", user: "user-direct", pino: "direct" };
 const CEILING: Record<LineShape, string> = {
   text: "ceiling",
@@ -52,6 +78,10 @@ const CEILING: Record<LineShape, string> = {
   pino: "ceiling",
 };
 const MEMORY_TARGET_MB = 150;
+/** Issue 10: the transport alone over a Unix socket, lines per second. */
+const TRANSPORT_TARGET = 1.5e6;
+/** Issue 10: processes end to end, as a share of the worker path in the same round. */
+const PROCESS_TARGET = 0.8;
 
 const allCases: Case[] = [
   denoCase("direct", "direct", "text", 1),
@@ -69,6 +99,11 @@ const allCases: Case[] = [
   denoCase("user-workerlog-preformat-4", "user-workerlog-preformat", "user", 4),
   denoCase("user-workerlog-writer-4", "user-workerlog-writer", "user", 4),
   denoCase("user-ceiling", "user-ceiling", "user", 0),
+  denoCase("process-1", "process", "text", 1, { vsWorkers: "workerlog-1" }),
+  denoCase("process-4", "process", "text", 4, { vsWorkers: "workerlog-4" }),
+  denoCase("user-process-4", "user-process", "user", 4, { vsWorkers: "user-workerlog-4" }),
+  denoCase("process-transport-unix", "process-transport-unix", "text", 1, { transportOnly: true }),
+  denoCase("process-transport-tcp", "process-transport-tcp", "text", 1, { transportOnly: true }),
 ];
 const unknown = options.cases?.filter((name) => !allCases.some((one) => one.name === name));
 if (unknown?.length) {
@@ -106,6 +141,7 @@ const report = {
   command: `deno run -A bench/harness.ts ${Deno.args.join(" ")}`.trim(),
   cases: rows,
   memory: memory && { ...memory, targetMb: MEMORY_TARGET_MB, workers: 4 },
+  targets: targets(rows),
   skipped: Object.fromEntries(skipped),
 };
 await Deno.writeTextFile(options.out, JSON.stringify(report, null, 2) + "\n");
@@ -115,6 +151,8 @@ await Deno.writeTextFile(svg, chart(rows));
 await output(Deno.execPath(), ["fmt", "--quiet", options.out, svg]).catch(() => {});
 
 console.log(table(rows));
+if (rows.some((row) => row.transportOnly)) console.log("\n" + transportTable(rows));
+if (report.targets.length > 0) console.log("\n" + targetTable(report.targets));
 if (memory) console.log("\n" + memoryTable(memoryCase.name, memory));
 for (const [name, reason] of skipped) console.log(`skipped ${name}: ${reason}`);
 console.log(`\n${report.machine}\nwritten: ${options.out}, ${svg}`);
@@ -125,6 +163,15 @@ async function runChecked(one: Case, records: number): Promise<CaseResult | stri
   try {
     const result = await one.run(`${dir}/out.log`, records);
     if (typeof result === "string") return result;
+    if (result.counted !== undefined) {
+      // No file: the listener's count of what it received.
+      if (result.counted !== result.records) {
+        throw new Error(
+          `${one.name}: the listener received ${result.counted}, not ${result.records}`,
+        );
+      }
+      return result;
+    }
     const lines = await countLines(`${dir}/out.log`);
     if (lines !== result.records) {
       throw new Error(`${one.name} wrote ${lines} lines, not ${result.records}`);
@@ -137,16 +184,24 @@ async function runChecked(one: Case, records: number): Promise<CaseResult | stri
 
 function summarize(cases: Case[], results: Map<string, CaseResult[]>): Row[] {
   const rate = (result: CaseResult) => result.records / result.seconds;
-  // The ratio of a case to another in the same round, then the median over rounds.
-  const perRound = (runs: CaseResult[], other: string) => {
-    const theirs = results.get(other) ?? [];
-    if (theirs.length !== runs.length) return NaN;
-    return median(runs.map((run, round) => rate(run) / rate(theirs[round])));
+  const rateAfterStartup = (result: CaseResult) => result.records / (result.loggingSeconds ?? NaN);
+  // The ratios of a case to another, each in the same round.
+  const ratios = (runs: CaseResult[], other: string | undefined, of = rate) => {
+    const theirs = other === undefined ? [] : results.get(other) ?? [];
+    if (theirs.length !== runs.length) return [];
+    return runs.map((run, round) => of(run) / of(theirs[round]));
   };
+  const spread = (values: number[]) =>
+    values.length > 0 ? { min: Math.min(...values), max: Math.max(...values) } : undefined;
+  // ... and their median over rounds.
+  const perRound = (runs: CaseResult[], other: string) => median(ratios(runs, other));
   return cases.filter((one) => results.get(one.name)!.length > 0).map((one) => {
     const runs = results.get(one.name)!;
     const rates = runs.map(rate);
     const seconds = median(runs.map((run) => run.seconds));
+    const vsWorkers = ratios(runs, one.vsWorkers);
+    const afterStartup = ratios(runs, one.vsWorkers, rateAfterStartup);
+    const transportOnly = one.transportOnly === true;
     return {
       name: one.name,
       shape: one.shape,
@@ -156,22 +211,35 @@ function summarize(cases: Case[], results: Map<string, CaseResult[]>): Row[] {
       recordsPerSecond: median(rates),
       spread: { min: Math.min(...rates), max: Math.max(...rates) },
       mbPerSecond: median(runs.map((run) => run.bytes)) / seconds / 1e6,
-      vsDirect: perRound(runs, BASELINE[one.shape]),
-      ofCeiling: perRound(runs, CEILING[one.shape]),
+      vsDirect: transportOnly ? NaN : perRound(runs, BASELINE[one.shape]),
+      ofCeiling: transportOnly ? NaN : perRound(runs, CEILING[one.shape]),
+      vsWorkers: median(vsWorkers),
+      vsWorkersSpread: spread(vsWorkers),
+      vsWorkersAfterStartup: median(afterStartup),
+      vsWorkersAfterStartupSpread: spread(afterStartup),
+      transportOnly,
       perCallUs: median(runs.map((run) => run.perCallUs ?? NaN)),
       mainCpuUs: median(runs.map((run) => run.mainCpuUs ?? NaN)),
       processCpuUs: median(runs.map((run) => run.processCpuUs ?? NaN)),
+      senderMainCpuUs: median(runs.map((run) => run.senderMainCpuUs ?? NaN)),
       peakRssMb: median(runs.map((run) => run.peakRssMb)),
       runs,
     };
   });
 }
 
-function denoCase(name: string, runCase: string, shape: Shape, workers: number): Case {
+function denoCase(
+  name: string,
+  runCase: string,
+  shape: Shape,
+  workers: number,
+  extra: Pick<Case, "vsWorkers" | "transportOnly"> = {},
+): Case {
   return {
     name,
     shape,
     workers,
+    ...extra,
     run: async (file, records) => {
       const args = ["run", "--allow-all", ...options.denoFlags];
       args.push(
@@ -252,19 +320,101 @@ function millions(value: number): string {
 function table(rows: Row[]): string {
   const header =
     "| case | workers | records/s | spread (min-max) | MB/s | vs direct | of ceiling |" +
-    " µs per log call (median) | main-thread CPU µs/record | process CPU µs/record |" +
-    " peak RSS (MB) |";
+    " vs workers | µs per log call (median) | main-thread CPU µs/record |" +
+    " process CPU µs/record | peak RSS (MB) |";
   const body = rows.map((row) =>
     `| ${row.name} | ${row.workers || "-"} | ${millions(row.recordsPerSecond)} M | ${
       millions(row.spread.min)
     }-${millions(row.spread.max)} M | ${row.mbPerSecond.toFixed(0)} | ${
       fixed(row.vsDirect, 2, "x")
-    } | ${fixed(row.ofCeiling * 100, 0, "%")} | ${fixed(row.perCallUs, 2)} | ${
-      fixed(row.mainCpuUs, 2)
-    } | ${fixed(row.processCpuUs, 2)} | ${row.peakRssMb.toFixed(0)} |`
+    } | ${fixed(row.ofCeiling * 100, 0, "%")} | ${fixed(row.vsWorkers, 2, "x")} | ${
+      fixed(row.perCallUs, 2)
+    } | ${fixed(row.mainCpuUs, 2)} | ${fixed(row.processCpuUs, 2)} | ${row.peakRssMb.toFixed(0)} |`
   );
-  return [header, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    .concat(body).join("\n");
+  return [
+    header,
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ].concat(body).join("\n");
+}
+
+// The transport cases in CPU per line (steadier than rates on a busy machine).
+function transportTable(rows: Row[]): string {
+  const ns = (us: number) => fixed(us * 1000, 0);
+  return [
+    "| transport | lines/s (median, min-max) | sender main thread ns/line | listener main thread ns/line | both processes ns/line |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...rows.filter((row) => row.transportOnly).map((row) =>
+      `| ${row.name} | ${millions(row.recordsPerSecond)} M, ${millions(row.spread.min)}-${
+        millions(row.spread.max)
+      } M | ${ns(row.senderMainCpuUs)} | ${ns(row.mainCpuUs)} | ${ns(row.processCpuUs)} |`
+    ),
+  ].join("\n");
+}
+
+/** What issue 10 asks of the process cases, and whether this run met it. */
+interface Target {
+  case: string;
+  target: string;
+  /** The median, and the range over rounds. */
+  median: number;
+  min: number;
+  max: number;
+  unit: "lines/s" | "x";
+  met: boolean;
+  /** Process cases: the ratio without start-up (median and range), for comparison. */
+  afterStartup?: { median: number; min: number; max: number };
+}
+
+function targets(rows: Row[]): Target[] {
+  const out: Target[] = [];
+  for (const row of rows) {
+    if (row.name === "process-transport-unix") {
+      out.push({
+        case: row.name,
+        target: `>= ${millions(TRANSPORT_TARGET)} M lines/s`,
+        median: row.recordsPerSecond,
+        ...row.spread,
+        unit: "lines/s",
+        met: row.recordsPerSecond >= TRANSPORT_TARGET,
+      });
+    } else if (row.vsWorkersSpread !== undefined) {
+      const workers = cases.find((one) => one.name === row.name)!.vsWorkers;
+      out.push({
+        case: row.name,
+        target: `>= ${PROCESS_TARGET}x ${workers}`,
+        median: row.vsWorkers,
+        ...row.vsWorkersSpread,
+        unit: "x",
+        met: row.vsWorkers >= PROCESS_TARGET,
+        ...(row.vsWorkersAfterStartupSpread
+          ? {
+            afterStartup: { median: row.vsWorkersAfterStartup, ...row.vsWorkersAfterStartupSpread },
+          }
+          : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function targetTable(targets: Target[]): string {
+  const value = (target: Target, value: number) =>
+    target.unit === "x" ? `${value.toFixed(2)}x` : `${millions(value)} M`;
+  return [
+    "| case | target | median | range over rounds | met | after start-up: median, range |",
+    "| --- | --- | ---: | ---: | --- | ---: |",
+    ...targets.map((target) =>
+      `| ${target.case} | ${target.target} | ${value(target, target.median)} | ${
+        value(target, target.min)
+      }-${value(target, target.max)} | ${target.met ? "met" : "missed"} | ${
+        target.afterStartup
+          ? `${value(target, target.afterStartup.median)}, ${
+            value(target, target.afterStartup.min)
+          }-${value(target, target.afterStartup.max)}`
+          : "-"
+      } |`
+    ),
+  ].join("\n");
 }
 
 function memoryTable(name: string, result: CaseResult): string {
@@ -280,7 +430,8 @@ function memoryTable(name: string, result: CaseResult): string {
   ].join("\n");
 }
 
-function chart(rows: Row[]): string {
+function chart(all: Row[]): string {
+  const rows = all.filter((row) => !row.transportOnly);
   const barHeight = 24;
   const left = 200;
   const width = 860;

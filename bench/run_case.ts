@@ -4,6 +4,15 @@
 //
 //   deno run -A bench/run_case.ts <case> <records> <workers> <file>
 //
+// The process cases start child processes (bench/processes/log_process.ts)
+// that log over a socket into a listener in this process: "process" and
+// "user-process" end to end into a FileHandler, timed like spawn() from
+// start to every record written; "process-transport-unix" and
+// "process-transport-tcp" transport only (no handlers, no file), timed in
+// the child from its first log call to the last acknowledgement; they send
+// TRANSPORT_SCALE times <records> lines, as a run of a few tenths of a
+// second says little on a busy machine.
+//
 // BENCH_TUNING='{"batchSize":1024}' merges into spawn()'s options.
 // BENCH_CPU_PROFILE=out.cpuprofile profiles the main thread over the measured
 // part (Deno 2.9 has no --cpu-prof; node:inspector's Session works) and
@@ -13,12 +22,14 @@ import { FileHandler, Logger, type LogLevel } from "@std/log";
 import { LogRecord } from "@std/log/logger";
 import {
   BatchFileHandler,
+  QueueListener,
   spawn,
   type SpawnOptions,
   textFormatter,
   WorkerLogRecord,
 } from "@workerlog/workerlog";
 import {
+  epochMs,
   heapFigures,
   median,
   messageOf,
@@ -27,10 +38,12 @@ import {
   type Shape,
   threadCpuNs,
   timedLoop,
+  TRANSPORT_SCALE,
   USER_LOGGER,
   userFormatter,
   type WorkerFigures,
 } from "./_shape.ts";
+import type { ProcessFigures } from "./processes/log_process.ts";
 
 // ---------------------------------------------------------------------------
 // HOOK (writer worker): once the library has an option that runs the writing
@@ -65,6 +78,20 @@ export interface CaseResult {
   sampledPeaks?: { heapUsedMb: number; heapTotalMb: number; rssMb: number; externalMb: number };
   /** The workers' V8 heaps when they finished, summed (MB). */
   workersHeapMb?: number;
+  /**
+   * Spawned and process cases: from the first log call of any worker or
+   * child until the end, i.e. without the start-up before it.
+   */
+  loggingSeconds?: number;
+  /**
+   * Cases without a file (transport only): the records the listener
+   * received, which the harness checks instead of counting lines.
+   */
+  counted?: number;
+  /** Process cases: the child processes' peak RSS, summed (MB); included in peakRssMb. */
+  childrenPeakRssMb?: number;
+  /** Transport cases: the sending child's main-thread CPU per line while it sent, µs. */
+  senderMainCpuUs?: number;
 }
 
 /** How one case runs: setup outside the clock, then the measured part. */
@@ -73,6 +100,10 @@ type Prepared = () => Promise<number>;
 const LOG_WORKER = new URL("./workers/log_worker.ts", import.meta.url);
 const USER_WORKER = new URL("./workers/user_worker.ts", import.meta.url);
 const NAIVE_WORKER = new URL("./workers/naive_worker.ts", import.meta.url);
+const LOG_PROCESS = new URL("./processes/log_process.ts", import.meta.url);
+const CONFIG = new URL("../deno.json", import.meta.url);
+/** The harness's --deno-flags, for the child processes too. */
+const childFlags = Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ?? [];
 const CEILING_BUFFER = 64 * 1024;
 
 const [name, recordsArg, workersArg, file] = Deno.args;
@@ -80,6 +111,14 @@ const records = Number(recordsArg);
 const workers = Number(workersArg);
 const perWorker = Math.floor(records / workers);
 let workersHeapMb: number | undefined;
+/** When the first worker or child process made its first log call (epoch ms). */
+let firstLogAt: number | undefined;
+/** What the child processes of a process case reported. */
+let children: ProcessFigures[] | undefined;
+/** A clock other than the one around the case (transport: the child's). */
+let measuredSeconds: number | undefined;
+/** The listener's count of received records (cases without a file). */
+let counted: number | undefined;
 
 const formatterOf = (shape: Shape) => shape === "user" ? userFormatter : textFormatter;
 const fileHandler = (shape: Shape) =>
@@ -106,6 +145,12 @@ const cases: Record<string, () => Prepared | string> = {
   // Pre-formatted lines, encoded into a 64 KiB buffer, one write per buffer.
   ceiling: () => ceilingCase("text"),
   "user-ceiling": () => ceilingCase("user"),
+  // Child processes send over a socket to a listener here, into FileHandler.
+  process: () => processCase("text"),
+  "user-process": () => processCase("user"),
+  // The socket alone: preformatted lines, a listener without handlers.
+  "process-transport-unix": () => transportCase("unix"),
+  "process-transport-tcp": () => transportCase("tcp"),
   // The user shape with default settings, sampling the main thread's memory.
   memory: () => spawnCase("user", fileHandler("user"), {}, true),
 };
@@ -143,11 +188,84 @@ function spawnCase(
         ...(tuning ? JSON.parse(tuning) : {}),
       });
       workersHeapMb = figures.reduce((sum, one) => sum + one.heapTotalMb, 0);
+      firstLogAt = Math.min(...figures.map((one) => one.firstLogAt));
       return median(figures.map((one) => one.perCallUs));
     } finally {
       sampler?.stop();
     }
   };
+}
+
+/**
+ * `workers` child processes log `perWorker` records each, over a Unix
+ * socket, into a listener in this process that writes them with the same
+ * FileHandler as the spawned cases. Timed like spawn(): from creating the
+ * listener until every child has exited (each after its flush() resolved,
+ * i.e. after its records were written) and the listener has stopped.
+ */
+function processCase(shape: Shape): Prepared {
+  const handler = fileHandler(shape);
+  return async () => {
+    const listener = new QueueListener([handler], { handleSignals: false }).start();
+    try {
+      const { env } = await listener.listen();
+      children = await runChildren(env, workers, ["records", String(perWorker), shape]);
+      firstLogAt = Math.min(...children.map((child) => child.firstLogAt));
+    } finally {
+      await listener.stop();
+    }
+    return median(children.map((child) => child.perCallUs));
+  };
+}
+
+/**
+ * One child process sends `records` preformatted lines to a listener in
+ * this process that has no handlers: encoding, the socket, decoding,
+ * dedupe and acknowledgements. Timed in the child (see log_process.ts);
+ * the listener must have received every line.
+ */
+function transportCase(transport: "unix" | "tcp"): Prepared {
+  return async () => {
+    await using listener = new QueueListener([], { handleSignals: false }).start();
+    const { env } = await listener.listen({ transport });
+    children = await runChildren(env, 1, ["lines", String(records * TRANSPORT_SCALE)]);
+    measuredSeconds = children[0].ms / 1000;
+    counted = listener.stats().received;
+    return children[0].perCallUs;
+  };
+}
+
+/** Starts `count` children with the listener's env, waits for all and returns their figures. */
+async function runChildren(
+  env: Record<string, string>,
+  count: number,
+  args: string[],
+): Promise<ProcessFigures[]> {
+  const runs = Array.from({ length: count }, async (_, index) => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        ...childFlags,
+        "--config",
+        CONFIG.pathname,
+        LOG_PROCESS.pathname,
+        ...args,
+      ],
+      env: { ...env, WORKERLOG_NAME: `process-${index}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new Error(`process-${index} failed (${code}): ${new TextDecoder().decode(stderr)}`);
+    }
+    const figures: ProcessFigures = JSON.parse(
+      new TextDecoder().decode(stdout).trim().split("\n").at(-1)!,
+    );
+    if (figures.dropped > 0) throw new Error(`process-${index} dropped ${figures.dropped}`);
+    return figures;
+  });
+  return await Promise.all(runs);
 }
 
 function writerCase(shape: Shape): Prepared | string {
@@ -262,24 +380,42 @@ if (typeof prepared === "string") {
   const processBefore = processCpuNs();
   const started = performance.now();
   const perCallUs = await prepared();
-  const seconds = (performance.now() - started) / 1000;
+  const ended = epochMs();
+  const seconds = measuredSeconds ?? (performance.now() - started) / 1000;
   const mainCpuNs = threadCpuNs() - cpuBefore;
   const processNs = processCpuNs() - processBefore;
   await profiler?.stop();
-  const written = name.includes("direct") || name.includes("ceiling")
+  const written = name.includes("transport")
+    ? records * TRANSPORT_SCALE
+    : name.includes("direct") || name.includes("ceiling")
     ? records
     : perWorker * workers;
+  // Child processes count in: their CPU in the process CPU, their memory in the peak RSS.
+  const sum = (of: (child: ProcessFigures) => number) =>
+    (children ?? []).reduce((total, child) => total + of(child), 0);
+  const childrenPeakRssMb = children && sum((child) => child.peakRssMb);
   const result: CaseResult = {
     records: written,
     seconds,
-    bytes: (await Deno.stat(file)).size,
+    bytes: counted === undefined ? (await Deno.stat(file)).size : sum((child) => child.textBytes),
     perCallUs,
-    peakRssMb: peakRssMb(),
+    peakRssMb: peakRssMb() + (childrenPeakRssMb ?? 0),
     mainCpuUs: mainCpuNs / 1000 / written,
-    processCpuUs: processNs / 1000 / written,
+    // Transport: the child while it sent (not its start-up, nor building the lines).
+    processCpuUs: (processNs + sum((child) =>
+      counted === undefined ? child.cpuNs : child.sendCpuNs
+    )) /
+      1000 / written,
     mainHeapMb: heapFigures().heapTotalMb,
     ...(sampledPeaks ? { sampledPeaks } : {}),
     ...(workersHeapMb === undefined ? {} : { workersHeapMb }),
+    ...(counted === undefined
+      ? {}
+      : { counted, senderMainCpuUs: sum((child) => child.sendMainCpuNs) / 1000 / written }),
+    ...(childrenPeakRssMb === undefined ? {} : { childrenPeakRssMb }),
+    ...(firstLogAt === undefined || measuredSeconds !== undefined
+      ? {}
+      : { loggingSeconds: (ended - firstLogAt) / 1000 }),
   };
   console.log(JSON.stringify(result));
   profiler?.report(written);

@@ -1,61 +1,64 @@
-// Transport-only throughput over a Unix socket: a child process logs N
-// records (or preformatted lines) through a ProcessHandler; the listener in
-// this process has no handlers, so what is measured is encoding, the socket,
-// decoding, dedupe and acks. Timed in the child, from the first log call to
-// the flush() that resolves once the listener has acknowledged everything.
+// The transport alone, quickly: a child process (bench/processes/log_process.ts)
+// sends N preformatted lines, or N records, to a listener in this process
+// that has no handlers, so what is measured is encoding, the socket,
+// decoding, dedupe and acknowledgements (and, for records, rebuilding each
+// record). Timed in the child, from its first log call until flush()
+// resolves, i.e. until the listener has acknowledged everything. The runs
+// alternate in rounds; the summary gives the median and the range.
+// `deno run -A bench/harness.ts --cases process-transport-unix,process-transport-tcp`
+// measures the same lines beside the other cases.
 //
 //   deno run --allow-all bench/socket_bench.ts [records=2000000] [rounds=3]
-import { Logger } from "@std/log";
-import { ProcessHandler, QueueListener } from "../mod.ts";
+import { QueueListener } from "../mod.ts";
+import { median } from "./_shape.ts";
+import type { ProcessFigures } from "./processes/log_process.ts";
 
-if (Deno.args[0] === "child") {
-  const [, mode, countText] = Deno.args;
-  const count = Number(countText);
-  const handler = new ProcessHandler("INFO", {
-    address: Deno.env.get("WORKERLOG_ADDRESS")!,
-    token: Deno.env.get("WORKERLOG_TOKEN")!,
-    maxBufferBytes: 256 * 1024 * 1024,
-  });
-  const logger = new Logger("bench", "INFO", { handlers: [handler] });
-  const line = "2026-11-25T10:00:00.000Z INFO [bench] bench: a line of about sixty-four chars";
-  const start = performance.now();
-  for (let i = 0; i < count; i++) {
-    if (mode === "lines") handler.log(line);
-    else logger.info("a record of about thirty chars");
-    // Yield now and then, as a real program does, so acks are read.
-    if ((i & 0x1fff) === 0x1fff) await new Promise((r) => setTimeout(r, 0));
-  }
-  await handler.flush();
-  const ms = performance.now() - start;
-  console.log(JSON.stringify({ ms, dropped: handler.stats().dropped }));
-  handler.close();
-} else {
-  const count = Number(Deno.args[0] ?? 2_000_000);
-  const rounds = Number(Deno.args[1] ?? 3);
-  await using listener = new QueueListener([], { handleSignals: false }).start();
-  const { env } = await listener.listen();
-  for (const mode of ["lines", "records"]) {
-    for (let round = 0; round < rounds; round++) {
-      const before = listener.stats().received;
-      const { stdout, code } = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          new URL(import.meta.url).pathname,
-          "child",
-          mode,
-          String(count),
-        ],
-        env: { ...env, WORKERLOG_NAME: `${mode}-${round}` },
-        stderr: "inherit",
-      }).output();
-      if (code !== 0) throw new Error(`the child failed with ${code}`);
-      const { ms, dropped } = JSON.parse(new TextDecoder().decode(stdout));
-      const received = listener.stats().received - before;
-      console.log(
-        `${mode.padEnd(7)} round ${round}: ${count} in ${ms.toFixed(0)} ms = ` +
-          `${(count / ms * 1000 / 1e6).toFixed(2)} M/s (received ${received}, dropped ${dropped})`,
-      );
+const count = Number(Deno.args[0] ?? 2_000_000);
+const rounds = Number(Deno.args[1] ?? 3);
+const child = new URL("./processes/log_process.ts", import.meta.url).pathname;
+const config = new URL("../deno.json", import.meta.url).pathname;
+const runs = [
+  { mode: "lines", transport: "unix" },
+  { mode: "lines", transport: "tcp" },
+  { mode: "records", transport: "unix" },
+] as const;
+
+await using unix = new QueueListener([], { handleSignals: false }).start();
+await using tcp = new QueueListener([], { handleSignals: false }).start();
+const listeners = { unix, tcp };
+const envs = {
+  unix: (await unix.listen()).env,
+  tcp: (await tcp.listen({ transport: "tcp" })).env,
+};
+const rates = new Map<string, number[]>(runs.map((run) => [`${run.mode} ${run.transport}`, []]));
+for (let round = 1; round <= rounds; round++) {
+  for (const { mode, transport } of runs) {
+    const listener = listeners[transport];
+    const before = listener.stats().received;
+    const { stdout, stderr, code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--config", config, child, mode, String(count)],
+      env: { ...envs[transport], WORKERLOG_NAME: `${mode}-${transport}-${round}` },
+    }).output();
+    if (code !== 0) throw new Error(`the child failed: ${new TextDecoder().decode(stderr)}`);
+    const figures: ProcessFigures = JSON.parse(new TextDecoder().decode(stdout));
+    const received = listener.stats().received - before;
+    if (received !== count || figures.dropped !== 0) {
+      throw new Error(`received ${received} of ${count} (dropped ${figures.dropped})`);
     }
+    const rate = count / figures.ms * 1000;
+    rates.get(`${mode} ${transport}`)!.push(rate);
+    console.log(
+      `round ${round}: ${mode.padEnd(7)} ${transport.padEnd(4)} ${count} in ` +
+        `${figures.ms.toFixed(0)} ms = ${(rate / 1e6).toFixed(2)} M/s`,
+    );
   }
+}
+console.log(`\n${count} per run, ${rounds} rounds alternated (median, min-max):`);
+for (const [run, values] of rates) {
+  const m = (value: number) => (value / 1e6).toFixed(2);
+  console.log(
+    `${run.padEnd(13)} ${m(median(values))} M/s (${m(Math.min(...values))}-${
+      m(Math.max(...values))
+    })`,
+  );
 }

@@ -118,7 +118,11 @@ for (const name of LogLevelNames) VALID_LEVEL[LogLevels[name]] = 1;
 
 // ---------------------------------------------------------------- encoding
 
-/** Builds frames; reuses one scratch buffer, so each frame costs one exact-size copy. */
+/**
+ * Builds frames; reuses one scratch buffer, so each frame costs one exact-size
+ * copy, except for batches encoded by `batchInto()` straight into the caller's
+ * buffer.
+ */
 export class FrameEncoder {
   #scratch = new Uint8Array(64 * 1024);
   #view = new DataView(this.#scratch.buffer);
@@ -135,23 +139,25 @@ export class FrameEncoder {
 
   /** A batch of records or lines; its texts as UTF-8, names and args as JSON. */
   batch(batch: RecordBatch | LineBatch): Uint8Array {
-    const n = batch.levels.length;
-    const text = batch.text;
-    if (batch.kind === LINES) {
-      const w = this.#start(LINE_BATCH, 8 + 4 + 4 + 1 + n * 5 + 4 + text.length * 3);
-      w.f64(batch.seq).u32(n).u32(batch.size).u8(batch.minLevel).array(batch.levels)
-        .array(batch.ends).text(text);
-      return w.end();
-    }
-    const names = JSON.stringify(batch.loggerNames);
-    const args = batch.argAt.length === 0 ? "" : JSON.stringify([batch.argAt, batch.args]);
-    const w = this.#start(
-      RECORD_BATCH,
-      8 + 4 + 4 + n * 15 + 12 + (text.length + names.length + args.length) * 3,
-    );
-    w.f64(batch.seq).u32(n).u32(batch.size).array(batch.times).array(batch.levels)
-      .array(batch.ends).array(batch.loggerAt).text(text).text(names).text(args);
+    const texts = batchTexts(batch);
+    const w = this.#start(batchType(batch), fixedBatchBytes(batch) + texts.length * 3);
+    writeBatch(w, batch, texts);
     return w.end();
+  }
+
+  /**
+   * Encodes a batch frame straight into `out` from `at` on, without a copy.
+   * Returns where the frame ends, or -1 when it does not fit in what is left
+   * of `out` (nothing then counts as written). `view` is a DataView of
+   * `out`'s whole buffer.
+   */
+  batchInto(batch: RecordBatch | LineBatch, out: Uint8Array, view: DataView, at: number): number {
+    const texts = batchTexts(batch);
+    // UTF-8 takes at least a byte per UTF-16 unit: what cannot fit is not tried.
+    if (at + HEADER_BYTES + fixedBatchBytes(batch) + texts.length > out.length) return -1;
+    const w = new Writer(out, view, batchType(batch), at);
+    writeBatch(w, batch, texts);
+    return w.overflowed ? -1 : w.finish();
   }
 
   /** A frame that carries one number (ACK, WELCOME, DROPPED, FLUSH) or two (FLUSHED). */
@@ -186,13 +192,64 @@ export class FrameEncoder {
       this.#scratch = new Uint8Array(Math.max(need, this.#scratch.length * 2));
       this.#view = new DataView(this.#scratch.buffer);
     }
-    return new Writer(this.#scratch, this.#view, type);
+    return new Writer(this.#scratch, this.#view, type, 0);
   }
 }
 
+/** The texts of a batch frame, as they go on the wire. */
+interface BatchTexts {
+  text: string;
+  /** Logger names and args, as JSON (records only). */
+  names: string;
+  args: string;
+  /** Their total length in UTF-16 units: at most 3 bytes each in UTF-8. */
+  length: number;
+}
+
+function batchTexts(batch: RecordBatch | LineBatch): BatchTexts {
+  const text = batch.text;
+  if (batch.kind === LINES) return { text, names: "", args: "", length: text.length };
+  const names = JSON.stringify(batch.loggerNames);
+  const args = batch.argAt.length === 0 ? "" : JSON.stringify([batch.argAt, batch.args]);
+  return { text, names, args, length: text.length + names.length + args.length };
+}
+
+function batchType(batch: RecordBatch | LineBatch): number {
+  return batch.kind === LINES ? LINE_BATCH : RECORD_BATCH;
+}
+
+// The body's bytes besides the texts themselves (their u32 lengths included).
+function fixedBatchBytes(batch: RecordBatch | LineBatch): number {
+  const n = batch.levels.length;
+  return batch.kind === LINES ? 8 + 4 + 4 + 1 + n * 5 + 4 : 8 + 4 + 4 + n * 15 + 12;
+}
+
+function writeBatch(w: Writer, batch: RecordBatch | LineBatch, texts: BatchTexts) {
+  w.f64(batch.seq).u32(batch.levels.length).u32(batch.size);
+  if (batch.kind === LINES) {
+    w.u8(batch.minLevel).array(batch.levels).array(batch.ends).text(texts.text);
+    return;
+  }
+  w.array(batch.times).array(batch.levels).array(batch.ends).array(batch.loggerAt)
+    .text(texts.text).text(texts.names).text(texts.args);
+}
+
+// Writes a frame into `buf` from `start` on. The caller makes sure the
+// numbers and columns fit; a text that does not fit sets `overflowed`.
 class Writer {
-  #at = HEADER_BYTES;
-  constructor(readonly buf: Uint8Array, readonly view: DataView, readonly type: number) {}
+  readonly #start: number;
+  #at: number;
+  /** A text did not fit: the frame is incomplete. */
+  overflowed = false;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly view: DataView,
+    readonly type: number,
+    start: number,
+  ) {
+    this.#start = start;
+    this.#at = start + HEADER_BYTES;
+  }
   u8(value: number): this {
     this.view.setUint8(this.#at, value);
     this.#at += 1;
@@ -221,18 +278,29 @@ class Writer {
   array(array: ArrayBufferView): this {
     return this.bytes(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
   }
-  // A u32 byte length, then the UTF-8 text (room for 3 bytes per UTF-16 unit was reserved).
+  // A u32 byte length, then the UTF-8 text.
   text(text: string): this {
+    if (this.overflowed) return this;
     const at = this.#at + 4;
-    const { written } = encoder.encodeInto(text, this.buf.subarray(at));
+    if (at > this.buf.length) {
+      this.overflowed = true;
+      return this;
+    }
+    const { read, written } = encoder.encodeInto(text, this.buf.subarray(at));
+    if (read < text.length) this.overflowed = true;
     this.view.setUint32(this.#at, written, true);
     this.#at = at + written;
     return this;
   }
+  /** Writes the header; returns where the frame ends. */
+  finish(): number {
+    this.view.setUint32(this.#start, this.#at - this.#start - 4, true);
+    this.view.setUint8(this.#start + 4, this.type);
+    return this.#at;
+  }
+  /** Writes the header; returns a copy of the frame (room for all of it was reserved). */
   end(): Uint8Array {
-    this.view.setUint32(0, this.#at - 4, true);
-    this.view.setUint8(4, this.type);
-    return this.buf.slice(0, this.#at);
+    return this.buf.slice(this.#start, this.finish());
   }
 }
 

@@ -7,6 +7,7 @@
 import { type LevelName, LogLevelNames } from "@std/log";
 import { describeError, InvalidOptionError } from "../errors.ts";
 import type { LoggerOptions } from "./logging_options.ts";
+import { hasControlCharacters } from "./_frames.ts";
 
 /** Throws an InvalidOptionError listing the valid names unless `value` is a level name. */
 export function checkLevel(option: string, value: unknown): LevelName {
@@ -60,6 +61,25 @@ export function checkBoolean(option: string, value: unknown): boolean {
 }
 
 /** Throws unless `value` is one of `choices`. */
+/**
+ * A listener's token: 16 to 512 characters without control characters (it
+ * travels in the hello). `otherwise` says what leaving it out does. The
+ * value is never shown.
+ */
+export function checkToken(token: unknown, otherwise: string): string {
+  if (
+    typeof token !== "string" || token.length < 16 || token.length > 512 ||
+    hasControlCharacters(token)
+  ) {
+    throw new InvalidOptionError(
+      "token",
+      "(hidden)",
+      `a string of 16 to 512 characters without control characters, or no token to ${otherwise}`,
+    );
+  }
+  return token;
+}
+
 export function checkChoice<T extends string>(
   option: string,
   value: unknown,

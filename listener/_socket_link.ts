@@ -86,6 +86,11 @@ export class SocketLink implements ConnectionLink {
     this.#noticeDrops = noticeDrops;
   }
 
+  /** Whether the listener detached this sender: a new process under its name needs a new link. */
+  get closed(): boolean {
+    return this.#closing;
+  }
+
   /** Whether a socket of this sender is open now. */
   get connected(): boolean {
     return this.#peer !== undefined && !this.#peer.closed;

@@ -8,7 +8,12 @@
  */
 import { concatFrames, FrameReader } from "../common/_frames.ts";
 
-/** Replies queued for a peer that does not read them: past this it is dropped. */
+/**
+ * Reply bytes not yet written to a peer (queued, or being written to a
+ * socket that does not take them because the peer does not read): past
+ * this the peer is closed. A reader answers far below it: replies are a few
+ * bytes per batch or flush.
+ */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
 
 /** A connected socket, framed. */
@@ -25,6 +30,8 @@ export class Peer {
   onFrame: (type: number, body: Uint8Array) => void = () => {};
   /** Called after the frames of each read. */
   onRead: () => void = () => {};
+  /** Whether it was closed because it let MAX_QUEUED_REPLY_BYTES of replies pile up. */
+  unreadReplies = false;
   #closed = false;
   #out: Uint8Array[] = [];
   #outBytes = 0;
@@ -75,7 +82,10 @@ export class Peer {
     if (this.#closed) return;
     this.#out.push(frame);
     this.#outBytes += frame.length;
-    if (this.#outBytes > MAX_QUEUED_REPLY_BYTES) return this.close();
+    if (this.#outBytes > MAX_QUEUED_REPLY_BYTES) {
+      this.unreadReplies = true;
+      return this.close();
+    }
     if (!this.#writing) this.#write();
   }
 
@@ -101,10 +111,10 @@ export class Peer {
     this.#writing = true;
     try {
       while (this.#out.length > 0 && !this.#closed) {
-        const frames = this.#out;
+        const chunk = concatFrames(this.#out);
         this.#out = [];
-        this.#outBytes = 0;
-        await writeAll(this.conn, concatFrames(frames));
+        await writeAll(this.conn, chunk);
+        this.#outBytes -= chunk.length; // counted until written, not only until queued
       }
     } catch {
       this.close();

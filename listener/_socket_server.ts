@@ -1,11 +1,20 @@
 /**
  * Listening for other processes: a Unix socket (the default, in a directory
  * only the owner can enter), TCP on loopback, or TLS. Every peer must open
- * with a hello that carries the protocol version and the token; until then
- * it is one of a bounded number of pending peers, with a deadline. A peer
- * that sends garbage, claims a frame over the limit, has a wrong token or
- * version, trickles or stays silent is refused, closed and counted, and
- * touches no other sender. An accepted sender is handed to its SocketLink.
+ * with a hello that carries the protocol version and the token (over TLS,
+ * after a handshake); until then it is one of a bounded number of pending
+ * peers, with a deadline. A peer that fails the handshake, sends garbage,
+ * claims a frame over the limit, has a wrong token or version, trickles,
+ * stays silent or does not read the replies is refused, closed and counted,
+ * and touches no other sender. An accepted sender is handed to its
+ * SocketLink; at most `maxSenders` are connected at once.
+ *
+ * What one peer can make the listener hold is bounded: its read buffer (one
+ * frame, at most `maxFrameBytes`), the replies it has not read (see
+ * _socket_peer.ts), and nothing else: its frames are dispatched to the
+ * handlers as they are read, and the next read waits until they have been,
+ * so a peer that sends faster than the handlers write fills the socket's
+ * buffers, not the listener's memory.
  *
  * @module
  */
@@ -17,13 +26,12 @@ import {
   type SocketAddress,
   TOKEN_ENV,
 } from "../common/_address.ts";
-import { checkWholeNumber } from "../common/_options.ts";
+import { checkBoolean, checkToken, checkWholeNumber } from "../common/_options.ts";
 import {
   decodeFrame,
   DEFAULT_MAX_FRAME_BYTES,
   FrameEncoder,
   FrameError,
-  hasControlCharacters,
   HELLO,
   type Hello,
   PROTOCOL_VERSION,
@@ -38,6 +46,10 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 /** At most this many peers may be connected without a hello yet. */
 export const DEFAULT_MAX_PENDING_PEERS = 64;
+/** At most this many senders may be connected at once. */
+export const DEFAULT_MAX_SENDERS = 1024;
+/** After an accept() that failed (e.g. out of file descriptors), wait this long. */
+const ACCEPT_RETRY_MS = 50;
 
 /**
  * Options of `QueueListener.listen()`.
@@ -70,9 +82,13 @@ export interface ListenOptions {
   hostname?: string;
   /** The port (tcp, tls). Default 0: one the system picks. */
   port?: number;
-  /** The certificate chain, PEM (tls). */
+  /**
+   * The certificate chain, PEM text (tls), e.g. `await Deno.readTextFile("server.pem")`.
+   * It must name the host the senders connect to (a DNS name or IP address in
+   * its subjectAltName).
+   */
   cert?: string;
-  /** The private key, PEM (tls). */
+  /** The certificate's private key, PEM text, unencrypted (tls). */
   key?: string;
   /**
    * The secret every sender's hello must carry. Default: 32 random bytes.
@@ -93,6 +109,20 @@ export interface ListenOptions {
   frameTimeoutMs?: number;
   /** At most this many peers without a hello yet; more are refused. Default 64. */
   maxPendingPeers?: number;
+  /**
+   * At most this many senders connected at once; the hello of one more is
+   * refused (it tries again every few seconds). A sender that reconnects
+   * does not count twice. Default 1024.
+   */
+  maxSenders?: number;
+  /**
+   * Whether the listening socket and the senders' sockets keep the process
+   * alive (true, the default, as a server's do). With false they do not:
+   * the program ends when nothing else holds it, and must stop() the
+   * listener itself first, e.g. at "beforeunload" (as setupSharedLogging()
+   * does, so that `deno serve` ends on one SIGTERM).
+   */
+  keepAlive?: boolean;
 }
 
 /**
@@ -123,7 +153,11 @@ export interface ListenInfo {
  * larger than the limit ("too-large"), a wrong token or unknown protocol
  * version, a hello or frame that took too long ("slow") or never came
  * ("silent"), a sender name another live sender uses, too many peers
- * waiting for their hello, or a frame that does not decode ("malformed").
+ * waiting for their hello ("too-many"), as many senders connected as
+ * `maxSenders` allows ("too-many-senders"), a frame that does not decode
+ * ("malformed"), a failed TLS handshake ("tls": e.g. a sender that does not
+ * trust the certificate, or plain TCP to a TLS port), or replies piling up
+ * unread ("not-reading").
  *
  * @example Count the refusals by reason
  * ```ts
@@ -143,7 +177,10 @@ export type RefusalReason =
   | "silent"
   | "name-in-use"
   | "too-many"
-  | "malformed";
+  | "too-many-senders"
+  | "malformed"
+  | "tls"
+  | "not-reading";
 
 const REASONS: readonly RefusalReason[] = [
   "garbage",
@@ -154,7 +191,10 @@ const REASONS: readonly RefusalReason[] = [
   "silent",
   "name-in-use",
   "too-many",
+  "too-many-senders",
   "malformed",
+  "tls",
+  "not-reading",
 ];
 
 /**
@@ -204,6 +244,9 @@ export class SocketServer {
   readonly #helloTimeoutMs: number;
   readonly #frameTimeoutMs: number;
   readonly #maxPendingPeers: number;
+  readonly #maxSenders: number;
+  readonly #tls: boolean;
+  readonly #keepAlive: boolean;
   readonly #links = new Map<string, SocketLink>();
   readonly #pending = new Set<Peer>();
   readonly #senders = new Set<Peer>();
@@ -238,6 +281,10 @@ export class SocketServer {
     this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.#frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
     this.#maxPendingPeers = options.maxPendingPeers ?? DEFAULT_MAX_PENDING_PEERS;
+    this.#maxSenders = options.maxSenders ?? DEFAULT_MAX_SENDERS;
+    this.#tls = address.transport === "tls";
+    this.#keepAlive = options.keepAlive ?? true;
+    if (!this.#keepAlive) listener.unref();
     const text = formatAddress(address);
     this.info = {
       address: text,
@@ -272,9 +319,14 @@ export class SocketServer {
     }
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
-    const listener = transport === "tls"
-      ? Deno.listenTls({ hostname, port, cert: options.cert!, key: options.key! })
-      : Deno.listen({ hostname, port });
+    const listener = inUseAsOption(
+      hostname,
+      port,
+      () =>
+        transport === "tls"
+          ? listenTls(hostname, port, options.cert!, options.key!)
+          : Deno.listen({ hostname, port }),
+    );
     const bound = (listener.addr as Deno.NetAddr).port;
     const address: SocketAddress = { transport, hostname, port: bound };
     return new SocketServer(listener, address, undefined, token, hooks, options);
@@ -325,32 +377,54 @@ export class SocketServer {
         conn = await this.#listener.accept();
       } catch {
         if (this.#closed) return;
-        continue; // e.g. a TLS handshake that failed: that peer only
+        // e.g. out of file descriptors: try again soon, without spinning.
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
       }
       this.#welcome(conn);
     }
   }
 
   #welcome(conn: Deno.Conn) {
+    if (!this.#keepAlive) conn.unref();
     const peer = new Peer(conn, this.#maxFrameBytes);
     if (this.#closed) return peer.close();
     if (this.#pending.size >= this.#maxPendingPeers) return this.#refuse(peer, "too-many");
     this.#pending.add(peer);
     peer.onFrame = (type, body) => this.#hello(peer, type, body);
-    peer.pump().then(
-      () => this.#gone(peer),
-      (error) => {
-        const tooLarge = error instanceof FrameError && error.fault === "too-large";
-        if (this.#pending.has(peer)) return this.#refuse(peer, tooLarge ? "too-large" : "garbage");
-        if (tooLarge) this.#refusedBy["too-large"]++;
-        else this.#counters.malformed++;
-        if (!(error instanceof FrameError)) {
-          console.error(`workerlog: closed a sender after an unexpected error:`, error);
-        }
-        peer.close();
-        this.#gone(peer);
-      },
-    );
+    this.#serve(peer);
+  }
+
+  // Over TLS the handshake first, then the peer's frames until it closes.
+  async #serve(peer: Peer) {
+    if (this.#tls && !await handshake(peer.conn as Deno.TlsConn)) {
+      // Unless the sweep (a deadline) or close() got to it first.
+      if (this.#pending.has(peer)) this.#refuse(peer, "tls");
+      return;
+    }
+    try {
+      await peer.pump();
+    } catch (error) {
+      return this.#failed(peer, error);
+    }
+    if (peer.unreadReplies) this.#refusedBy["not-reading"]++;
+    // The peer closed its end (or a read failed): close ours, so that its
+    // name is free for its next process and the socket is released.
+    peer.close();
+    this.#gone(peer);
+  }
+
+  // The peer sent a frame that cannot be cut or decoded.
+  #failed(peer: Peer, error: unknown) {
+    const tooLarge = error instanceof FrameError && error.fault === "too-large";
+    if (this.#pending.has(peer)) return this.#refuse(peer, tooLarge ? "too-large" : "garbage");
+    if (tooLarge) this.#refusedBy["too-large"]++;
+    else this.#counters.malformed++;
+    if (!(error instanceof FrameError)) {
+      console.error(`workerlog: closed a sender after an unexpected error:`, error);
+    }
+    peer.close();
+    this.#gone(peer);
   }
 
   #hello(peer: Peer, type: number, body: Uint8Array) {
@@ -369,6 +443,15 @@ export class SocketServer {
         peer,
         "token",
         `wrong token: pass the listener's token (WORKERLOG_TOKEN from listen().env)`,
+      );
+    }
+    if (this.#links.get(hello.name)?.connected !== true && this.#isFull()) {
+      return this.#refuse(
+        peer,
+        "too-many-senders",
+        `the listener has ${this.#maxSenders} senders connected, as many as its maxSenders ` +
+          `allows: raise maxSenders in listen() (or let fewer processes log into it at once); ` +
+          `this sender tries again every few seconds`,
       );
     }
     const link = this.#linkFor(hello);
@@ -391,10 +474,24 @@ export class SocketServer {
     });
   }
 
+  // Whether as many senders are connected as maxSenders allows. A sender
+  // that reconnects is not asked: it replaces its own old socket.
+  #isFull(): boolean {
+    if (this.#senders.size < this.#maxSenders) return false;
+    for (const peer of this.#senders) if (peer.closed) this.#senders.delete(peer);
+    return this.#senders.size >= this.#maxSenders;
+  }
+
   // The link for the hello's name: the same one for a reconnect, a new one
   // for a new name; none when another live process sends under the name.
   #linkFor(hello: Hello): SocketLink | undefined {
-    const known = this.#links.get(hello.name);
+    let known = this.#links.get(hello.name);
+    if (known?.closed) {
+      // Detached by the listener (e.g. spawn() after that process ended):
+      // the name is free for a new sender, with a link of its own.
+      this.#links.delete(hello.name);
+      known = undefined;
+    }
     if (known !== undefined) {
       return known.connected && known.session !== hello.session ? undefined : known;
     }
@@ -438,6 +535,58 @@ export class SocketServer {
   };
 }
 
+// Whether the peer completed the TLS handshake: one that does not trust
+// the certificate, or speaks plain TCP, fails it (or is closed meanwhile).
+async function handshake(conn: Deno.TlsConn): Promise<boolean> {
+  try {
+    await conn.handshake();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A port in use is a bad option value: say which address and what to pass.
+function inUseAsOption<T>(hostname: string, port: number, listen: () => T): T {
+  try {
+    return listen();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    throw new InvalidOptionError(
+      "port",
+      port,
+      `a free port, or 0 for one the system picks (${hostname}:${port} is in use)`,
+      { cause: error },
+    );
+  }
+}
+
+// Listens with TLS. A cert or key that Deno cannot read, or a key that is
+// not the certificate's, is an InvalidOptionError like any other bad option;
+// errors of the address (in use, not permitted) stay what they are.
+function listenTls(hostname: string, port: number, cert: string, key: string): Deno.TlsListener {
+  try {
+    return Deno.listenTls({ hostname, port, cert, key });
+  } catch (error) {
+    const unusable = error instanceof Deno.errors.InvalidData ||
+      (error instanceof Error && error.name === "Error");
+    if (!unusable) throw error;
+    const said = `Deno says: ${(error as Error).message}`;
+    if (/certificate/i.test((error as Error).message)) {
+      throw new InvalidOptionError(
+        "cert",
+        preview(cert),
+        `a PEM certificate chain that Deno's TLS can read (${said})`,
+      );
+    }
+    throw new InvalidOptionError(
+      "key",
+      "(hidden)",
+      `the unencrypted private key that belongs to the certificate in cert (${said})`,
+    );
+  }
+}
+
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
@@ -453,23 +602,12 @@ function sameToken(expected: Uint8Array, given: Uint8Array): boolean {
 }
 
 function checkListenOptions(options: ListenOptions) {
+  if (options.keepAlive !== undefined) checkBoolean("keepAlive", options.keepAlive);
   const transport = options.transport ?? "unix";
   if (!["unix", "tcp", "tls"].includes(transport)) {
     throw new InvalidOptionError("transport", transport, '"unix", "tcp" or "tls"');
   }
-  if (options.token !== undefined) {
-    const token = options.token;
-    if (
-      typeof token !== "string" || token.length < 16 || token.length > 512 ||
-      hasControlCharacters(token)
-    ) {
-      throw new InvalidOptionError(
-        "token",
-        "(hidden)",
-        "a string of 16 to 512 characters without control characters, or no token to get a random one",
-      );
-    }
-  }
+  if (options.token !== undefined) checkToken(options.token, "get a random one");
   if (transport === "unix" && (options.hostname !== undefined || options.port !== undefined)) {
     throw new InvalidOptionError(
       "transport",
@@ -488,11 +626,7 @@ function checkListenOptions(options: ListenOptions) {
         'transport "tls" with cert and key',
     );
   }
-  if (
-    transport === "tls" && (typeof options.cert !== "string" || typeof options.key !== "string")
-  ) {
-    throw new InvalidOptionError("cert", options.cert, 'a PEM certificate and key for "tls"');
-  }
+  checkTlsOptions(transport, options);
   if (options.port !== undefined) checkWholeNumber("port", options.port, 0);
   if (options.helloTimeoutMs !== undefined) {
     checkWholeNumber("helloTimeoutMs", options.helloTimeoutMs);
@@ -503,6 +637,52 @@ function checkListenOptions(options: ListenOptions) {
   if (options.maxPendingPeers !== undefined) {
     checkWholeNumber("maxPendingPeers", options.maxPendingPeers);
   }
+  if (options.maxSenders !== undefined) checkWholeNumber("maxSenders", options.maxSenders);
+}
+
+// cert and key: PEM text, both, and only for "tls". Neither is ever shown
+// in full in an error: a key is secret, and a PEM is long.
+function checkTlsOptions(transport: string, options: ListenOptions) {
+  const { cert, key } = options;
+  if (transport !== "tls") {
+    if (cert === undefined && key === undefined) return;
+    throw new InvalidOptionError(
+      cert === undefined ? "key" : "cert",
+      "(given)",
+      `no cert or key with transport ${JSON.stringify(transport)}: they are for transport "tls"`,
+    );
+  }
+  if (typeof cert !== "string" || !cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new InvalidOptionError(
+      "cert",
+      typeof cert === "string" ? preview(cert) : cert,
+      'for transport "tls", the certificate chain as PEM text ("-----BEGIN CERTIFICATE-----' +
+        '..."), e.g. cert: await Deno.readTextFile("server.pem"), not a file name',
+    );
+  }
+  if (typeof key === "string" && key.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+    throw new InvalidOptionError(
+      "key",
+      "(hidden, encrypted)",
+      "an unencrypted private key: decrypt it first, e.g. " +
+        "openssl pkey -in encrypted.key -out server.key",
+    );
+  }
+  if (typeof key !== "string" || !/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key)) {
+    throw new InvalidOptionError(
+      "key",
+      key === undefined ? undefined : "(hidden)",
+      `for transport "tls", the certificate's private key as PEM text ("-----BEGIN PRIVATE ` +
+        `KEY-----..."), e.g. key: await Deno.readTextFile("server.key"), not a file name`,
+    );
+  }
+}
+
+// The start of a text that should have been PEM, to recognise it by; never
+// any of a private key.
+function preview(text: string): string {
+  if (text.includes("PRIVATE KEY")) return "(a private key)";
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
 function isLoopback(hostname: string): boolean {

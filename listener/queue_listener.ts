@@ -22,6 +22,11 @@ export type { ListenInfo, ListenOptions, OverflowPolicy, PeerStats, SenderStats 
 export const DEFAULT_MAX_IN_FLIGHT = 16_384;
 /** Bytes in flight per sender unless `maxInFlightBytes` says otherwise. */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+/** stats().senders keeps at most this many detached senders; older ones count in the totals. */
+const MAX_RETIRED_SENDERS = 1_024;
+type Counted = "received" | "dispatched" | "dropped" | "rejected";
+/** At most this many "not listed" notices per listener. */
+const MAX_UNLISTED_NOTICES = 1_024;
 
 // On SIGINT or SIGTERM, how long busy workers get to post the batches they
 // are building before the listener stops.
@@ -128,7 +133,11 @@ export interface ListenerStats {
   rejected: number;
   /** Times a handler threw. */
   handlerErrors: number;
-  /** Per sender; "main" is the main thread's `handler()`. */
+  /**
+   * Per sender; "main" is the main thread's `handler()`. Senders that were
+   * detached are listed too, the last 1,024 of them; older ones count only
+   * in the totals.
+   */
   senders: SenderStats[];
   /**
    * Processes that tried to connect through `listen()` and were refused and
@@ -141,6 +150,22 @@ export interface ListenerStats {
 }
 
 type State = "new" | "started" | "stopping" | "stopped";
+
+/**
+ * For spawn(): reserves the names of the processes it is about to start,
+ * each with its index, so that no other sender takes them meanwhile and
+ * their records carry `workerIndex`; a process's hello then takes its name.
+ * False (nothing reserved) when one is not free. `detach(name)` releases a
+ * name no process took.
+ * Defined in the class (a static block) to reach its fields.
+ */
+export let reserveProcessNames: (listener: QueueListener, names: readonly string[]) => boolean;
+
+/**
+ * For spawn(): whether the process sending as `name` has its socket open,
+ * i.e. the listener has not yet read it to its end.
+ */
+export let isProcessConnected: (listener: QueueListener, name: string) => boolean;
 
 /**
  * The receiving half: takes batches from any number of senders (workers with
@@ -190,12 +215,18 @@ export class QueueListener implements AsyncDisposable {
   #stopped: Promise<void> | undefined;
   #connections = new Map<string, Connection>();
   #retired: Connection[] = [];
+  // What the detached senders no longer listed had counted.
+  #folded: Record<Counted, number> = { received: 0, dispatched: 0, dropped: 0, rejected: 0 };
   #main: Connection | undefined;
   #unlistedNoticed = new Set<string>();
   #unnamed = 0;
   #stopDrainingOnSignals = () => {};
   #server: Promise<SocketServer> | undefined;
   #serverNow: SocketServer | undefined;
+  #reserved = new Map<string, number>();
+  // Every name a process has sent under. The socket server keeps each one's
+  // link (a detached one stays closed), so spawn() never reuses them.
+  #processLinks = new Map<string, SocketLink>();
 
   /** Builds a listener for `handlers`; nothing is set up until `start()`. */
   constructor(handlers: BaseHandler[], options?: QueueListenerOptions) {
@@ -251,7 +282,7 @@ export class QueueListener implements AsyncDisposable {
 
   /** Whether `name` is free for a new sender. */
   isNameFree(name: string): boolean {
-    return !this.#connections.has(name) && name !== "main";
+    return !this.#connections.has(name) && !this.#reserved.has(name) && name !== "main";
   }
 
   /**
@@ -327,14 +358,36 @@ export class QueueListener implements AsyncDisposable {
         new ListenerStateError("This listener already listens; call listen() once."),
       );
     }
-    this.#server = SocketServer.open(options ?? {}, {
+    const opening = SocketServer.open(options ?? {}, {
       level: () => this.lowestLevel,
       register: (link) => this.#registerSocketLink(link),
     });
-    return this.#server.then((server) => {
-      this.#serverNow = server;
-      return server.info;
-    });
+    this.#server = opening;
+    return opening.then(
+      (server) => {
+        this.#serverNow = server;
+        return server.info;
+      },
+      (error) => {
+        // Bad options or an address in use: the listener may listen again.
+        if (this.#server === opening) this.#server = undefined;
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * What `listen()` resolves with (address, token, env), once it has been
+   * called; undefined before. A promise, since the socket may still be
+   * opening. Lets code that was handed a listener reuse its socket.
+   *
+   * @example Listen unless someone already did
+   * ```ts ignore
+   * const { env } = await (listener.listening ?? listener.listen());
+   * ```
+   */
+  get listening(): Promise<ListenInfo> | undefined {
+    return this.#server?.then((server) => server.info);
   }
 
   /**
@@ -343,10 +396,14 @@ export class QueueListener implements AsyncDisposable {
    */
   detach(name: string): Promise<void> {
     const connection = this.#connections.get(name);
-    if (connection === undefined) return Promise.resolve();
+    if (connection === undefined) {
+      this.#reserved.delete(name);
+      return Promise.resolve();
+    }
     return connection.detached ??= this.#close(connection).then(() => {
       this.#connections.delete(name);
-      this.#retired.push(connection);
+      this.#processLinks.delete(name);
+      this.#retire(connection);
     });
   }
 
@@ -367,8 +424,8 @@ export class QueueListener implements AsyncDisposable {
     const all = [...this.#retired, ...this.#connections.values()];
     if (this.#main) all.push(this.#main);
     const senders = all.map((connection) => connection.stats());
-    const sum = (key: "received" | "dispatched" | "dropped" | "rejected") =>
-      senders.reduce((total, sender) => total + sender[key], 0);
+    const sum = (key: Counted) =>
+      senders.reduce((total, sender) => total + sender[key], this.#folded[key]);
     const peers = this.#serverNow?.stats();
     return {
       received: sum("received"),
@@ -380,6 +437,17 @@ export class QueueListener implements AsyncDisposable {
       refusedPeers: peers?.refused ?? 0,
       ...(peers === undefined ? {} : { peers }),
     };
+  }
+
+  // A listener that outlives many runs keeps the counters of the last
+  // detached senders by name, and only the totals of older ones.
+  #retire(connection: Connection) {
+    this.#retired.push(connection);
+    if (this.#retired.length <= MAX_RETIRED_SENDERS) return;
+    const oldest = this.#retired.shift()!.stats();
+    for (const key of ["received", "dispatched", "dropped", "rejected"] as const) {
+      this.#folded[key] += oldest[key];
+    }
   }
 
   /**
@@ -432,18 +500,44 @@ export class QueueListener implements AsyncDisposable {
     }
   }
 
-  // A new process under a free name becomes an ordinary connection.
+  // A new process under a free (or reserved) name becomes an ordinary connection.
   #registerSocketLink(link: SocketLink): boolean {
-    if (this.#state !== "started" || !this.isNameFree(link.name)) return false;
-    const connection = new Connection(link.name, undefined, this.#context, link);
+    const index = this.#reserved.get(link.name);
+    if (this.#state !== "started") return false;
+    if (index === undefined && !this.isNameFree(link.name)) return false;
+    this.#reserved.delete(link.name);
+    this.#processLinks.set(link.name, link);
+    const connection = new Connection(link.name, index, this.#context, link);
     link.listen((message) => connection.receive(message), () => connection.noticeDrops());
     this.#connections.set(link.name, connection);
     return true;
   }
 
+  #reserve(names: readonly string[]): boolean {
+    if (!names.every((name) => this.isNameFree(name))) return false;
+    names.forEach((name, index) => this.#reserved.set(name, index));
+    return true;
+  }
+
+  static {
+    reserveProcessNames = (listener, names) => listener.#reserve(names);
+    isProcessConnected = (listener, name) => listener.#processLinks.get(name)?.connected ?? false;
+  }
+
   #noticeUnlisted(logger: string, level: LevelName, from: Connection) {
-    if (this.#unlistedNoticed.has(logger)) return;
-    this.#unlistedNoticed.add(logger);
+    // Bounded: a sender (e.g. a process with the token) may name any number
+    // of loggers; past the cap, one last notice says so.
+    const noticed = this.#unlistedNoticed;
+    if (noticed.has(logger) || noticed.size > MAX_UNLISTED_NOTICES) return;
+    noticed.add(logger);
+    if (noticed.size > MAX_UNLISTED_NOTICES) {
+      from.notice(
+        30,
+        `More than ${MAX_UNLISTED_NOTICES} loggers are not listed in the loggers option; no ` +
+          `further notices are written. List the loggers your senders use.`,
+      );
+      return;
+    }
     from.notice(
       30,
       `Logger "${logger}" is not listed in the loggers option; its records go to the ` +

@@ -108,11 +108,15 @@ export class BatchBuilder {
   }
 
   // One join makes one flat string; += would make a rope that structured
-  // clone has to flatten first. A record that travels alone (a big one) is
-  // not copied at all.
+  // clone (or the socket's encoder) has to flatten first, and so would
+  // appending the last "\n" to the joined lines: an empty last text gives
+  // it. A record that travels alone (a big one) is not copied at all.
   #joinTexts(): string {
     const texts = this.#texts;
-    if (this.#kind === LINES) return texts.join("\n") + "\n";
+    if (this.#kind === LINES) {
+      texts.push("");
+      return texts.join("\n");
+    }
     return texts.length === 1 ? texts[0] : texts.join("");
   }
 

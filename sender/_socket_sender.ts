@@ -53,6 +53,7 @@ import {
   UNLISTED as UNLISTED_MESSAGE,
 } from "../common/_wire.ts";
 import type { ProcessHandlerStats } from "./process_handler.ts";
+import { FramePages, type StoredFrame } from "./_frame_pages.ts";
 
 /** How long a listener may take to answer a hello. */
 const WELCOME_TIMEOUT_MS = 10_000;
@@ -80,7 +81,7 @@ interface Entry {
   end: number;
   count: number;
   size: number;
-  frame: Uint8Array;
+  frame: StoredFrame;
 }
 
 type Posted =
@@ -93,8 +94,15 @@ type Posted =
 export class SocketSender extends EventTarget implements PostTarget {
   /** The flow counters the QueueHandler caps itself by (never shared with another thread). */
   readonly flow: Int32Array = createFlow();
+  /**
+   * Called when a connect finds nothing listening at the address (refused,
+   * or no socket file there), before the retry is scheduled: e.g. to elect
+   * a new listener (election/).
+   */
+  onUnreachable: (() => void) | undefined;
   readonly #options: SocketSenderOptions;
   readonly #encoder = new FrameEncoder();
+  readonly #pages = new FramePages(this.#encoder);
   readonly #session = newSession();
   // Unacknowledged batches: #entries[i] has the absolute index #base + i.
   #entries: Entry[] = [];
@@ -170,8 +178,8 @@ export class SocketSender extends EventTarget implements PostTarget {
 
   #enqueue(batch: RecordBatch | LineBatch) {
     const count = batch.levels.length;
-    const frame = this.#encoder.batch(batch);
-    if (frame.length > this.#options.maxFrameBytes) {
+    const frame = this.#pages.store(batch, this.#options.maxFrameBytes);
+    if (frame === undefined) {
       // The listener would refuse it and disconnect: drop it here, counted.
       Atomics.add(this.flow, DROPPED, count);
       this.#handled(count, batch.size);
@@ -179,7 +187,7 @@ export class SocketSender extends EventTarget implements PostTarget {
     }
     const end = batch.seq + count;
     this.#entries.push({ end, count, size: batch.size, frame });
-    this.#unackedBytes += frame.length;
+    this.#unackedBytes += frame.bytes.length;
     this.#unackedRecords += count;
     this.#postedEnd = end;
     if (this.#conn) this.#write();
@@ -211,7 +219,8 @@ export class SocketSender extends EventTarget implements PostTarget {
       const entry = entries[trimmed++];
       records += entry.count;
       size += entry.size;
-      this.#unackedBytes -= entry.frame.length;
+      this.#unackedBytes -= entry.frame.bytes.length;
+      this.#pages.release(entry.frame);
     }
     if (trimmed > 0) {
       this.#entries = trimmed === entries.length ? [] : entries.slice(trimmed);
@@ -265,16 +274,9 @@ export class SocketSender extends EventTarget implements PostTarget {
           chunk = concatFrames(this.#control);
           this.#control = [];
         } else {
-          const frames: Uint8Array[] = [];
-          let bytes = 0;
-          while (this.#written - this.#base < this.#entries.length && bytes < WRITE_CHUNK_BYTES) {
-            const frame = this.#entries[this.#written - this.#base].frame;
-            frames.push(frame);
-            bytes += frame.length;
-            this.#written++;
-          }
-          if (frames.length === 0) break;
-          chunk = concatFrames(frames);
+          const next = this.#nextChunk();
+          if (next === undefined) break;
+          chunk = next;
           this.#everSent = true;
         }
         for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
@@ -286,6 +288,25 @@ export class SocketSender extends EventTarget implements PostTarget {
     }
     // Something may have come in for a newer socket while this one failed.
     if (this.#conn !== undefined && this.#conn !== conn) this.#write();
+  }
+
+  // The batches not yet written on this socket, as one piece: the frames
+  // that follow each other on one page (up to WRITE_CHUNK_BYTES), read from
+  // the page itself, without a copy.
+  #nextChunk(): Uint8Array | undefined {
+    const entries = this.#entries;
+    if (this.#written - this.#base >= entries.length) return undefined;
+    const first = entries[this.#written++ - this.#base].frame.bytes;
+    let end = first.byteOffset + first.length;
+    while (
+      this.#written - this.#base < entries.length && end - first.byteOffset < WRITE_CHUNK_BYTES
+    ) {
+      const next = entries[this.#written - this.#base].frame.bytes;
+      if (next.buffer !== first.buffer || next.byteOffset !== end) break;
+      end += next.length;
+      this.#written++;
+    }
+    return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
   }
 
   async #connect() {
@@ -318,6 +339,18 @@ export class SocketSender extends EventTarget implements PostTarget {
     } catch (error) {
       // Without the permission to connect, no retry can succeed: say so once.
       if (error instanceof Deno.errors.NotCapable) this.#refused(error.message);
+      else if (
+        this.#options.address.transport === "tls" && error instanceof Deno.errors.InvalidData
+      ) {
+        // connectTls() resolves before the handshake: an untrusted
+        // certificate fails the hello's write, and so will every retry.
+        this.#refused(
+          `the TLS handshake failed (${error.message}): pass the CA that signed the listener's ` +
+            `certificate as caCerts, and connect to a name the certificate holds`,
+        );
+      } else if (
+        error instanceof Deno.errors.ConnectionRefused || error instanceof Deno.errors.NotFound
+      ) this.onUnreachable?.();
       try {
         conn?.close();
       } catch {
@@ -352,6 +385,7 @@ export class SocketSender extends EventTarget implements PostTarget {
     this.#refusal = undefined;
     this.#refusalReported = false;
     this.#written = this.#base;
+    this.#pages.retire();
     this.#control = [];
     this.#acknowledge(next);
     for (const [logger, level] of this.#unlisted) {

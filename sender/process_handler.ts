@@ -19,6 +19,14 @@ export const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 export let noticeUnlisted: (handler: ProcessHandler, logger: string, level: LevelName) => void;
 
 /**
+ * For setupSharedLogging(): calls `callback` whenever this handler's
+ * connect finds nothing listening at the address (refused, or no socket
+ * file), so that the instance can try to become the listener. Defined in
+ * the class, like noticeUnlisted.
+ */
+export let watchUnreachable: (handler: ProcessHandler, callback: () => void) => void;
+
+/**
  * Options of {@linkcode ProcessHandler}.
  *
  * @example
@@ -155,6 +163,7 @@ export class ProcessHandler extends QueueHandler implements AsyncDisposable {
   static {
     noticeUnlisted = (handler, logger, level) =>
       handler.#sender.postMessage({ kind: UNLISTED, logger, level });
+    watchUnreachable = (handler, callback) => handler.#sender.onUnreachable = callback;
   }
 }
 

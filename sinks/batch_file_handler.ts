@@ -6,7 +6,7 @@ import {
   type LogMode,
   type LogRecord,
 } from "@std/log";
-import { ensureDirSync } from "@std/fs";
+import { ensureDirSync } from "@std/fs/ensure-dir";
 import { InvalidOptionError, LogFileReplacedError, LogWriteError } from "../errors.ts";
 
 /**

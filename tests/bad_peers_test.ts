@@ -1,17 +1,22 @@
 // Peers that misbehave on the listener's socket are refused, closed and
 // counted, and a well-behaved sender beside them loses nothing. Also: what a
 // restarted listener does with what a sender resends.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { FileHandler, Logger } from "@std/log";
 import {
+  InvalidOptionError,
   jsonLinesFormatter,
+  ListenerStateError,
   ProcessHandler,
   QueueListener,
   readResumePoints,
 } from "@workerlog/workerlog";
 import {
   ACK,
+  concatFrames,
   decodeFrame,
+  FLUSH,
+  FLUSHED,
   type Frame,
   FrameEncoder,
   FrameReader,
@@ -33,30 +38,60 @@ async function listening(file: string) {
   ]).start();
   const info = await listener.listen({
     token: TOKEN,
-    helloTimeoutMs: 400,
-    frameTimeoutMs: 400,
+    helloTimeoutMs: 2_000, // the good senders must never run into them, even on a busy machine
+    frameTimeoutMs: 2_000,
     maxPendingPeers: 8,
   });
   return { listener, path: info.address.slice("unix:".length), address: info.address };
 }
 
-function hello(name: string, token = TOKEN, version = PROTOCOL_VERSION, resuming = false) {
-  return encoder.hello({ version, token, name, pid: 1, session: newSession(), resuming });
+function hello(
+  name: string,
+  token = TOKEN,
+  version = PROTOCOL_VERSION,
+  session = newSession(),
+) {
+  return encoder.hello({ version, token, name, pid: 1, session, resuming: false });
 }
 
-/** Reads frames until the peer closes; returns them (fails after 5 s). */
+/** Reads until one whole frame has arrived; returns it (fails after 5 s). */
+async function nextFrame(conn: Deno.Conn): Promise<Frame> {
+  const reader = new FrameReader();
+  reader.helloOnly = false;
+  const timer = setTimeout(() => conn.close(), 5_000);
+  try {
+    for (;;) {
+      const frame = reader.next();
+      if (frame) return decodeFrame(frame.type, frame.body);
+      const count = await conn.read(reader.space()).catch(() => null);
+      if (count === null) throw new Error("the listener sent no whole frame within 5 s");
+      reader.wrote(count);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads frames until the peer closes; returns them (fails after 10 s). */
 async function framesUntilClosed(conn: Deno.Conn): Promise<Frame[]> {
   const reader = new FrameReader();
   reader.helloOnly = false;
   const frames: Frame[] = [];
-  const timer = setTimeout(() => conn.close(), 5_000);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, 10_000);
   try {
     for (;;) {
       let count: number | null;
       try {
         count = await conn.read(reader.space());
-      } catch {
-        throw new Error("the listener did not close the connection within 5 s");
+      } catch (error) {
+        if (timedOut) throw new Error("the listener did not close the connection within 10 s");
+        // A socket closed with bytes of ours still unread is reset, not ended.
+        if (error instanceof Deno.errors.ConnectionReset) return frames;
+        throw error;
       }
       if (count === null) return frames;
       reader.wrote(count);
@@ -274,4 +309,279 @@ Deno.test("restart: a listener resumed from its file writes each resent record o
   }
   const counts = assertCompleteAndOrdered(await readJsonLines(file));
   assertEquals(counts.get("p"), 10);
+});
+
+Deno.test("bad peers: past maxSenders a new sender is refused, told what to do; others go on", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([
+    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+  ]).start();
+  const conns: Deno.Conn[] = [];
+  let good: ProcessHandler | undefined;
+  try {
+    const { address } = await listener.listen({ token: TOKEN, maxSenders: 2 });
+    const path = address.slice("unix:".length);
+    const peers = () => listener.stats().peers!;
+    // Two senders: "a" by hand, and "good", which logs before and after.
+    const session = newSession();
+    const a = await connect(path);
+    conns.push(a);
+    await a.write(hello("a", TOKEN, PROTOCOL_VERSION, session));
+    good = new ProcessHandler("INFO", { address, token: TOKEN, name: "good" });
+    const logger = new Logger("app", "INFO", { handlers: [good] });
+    for (let i = 0; i < 1_000; i++) logger.info(`good ${i}`);
+    await good.flush();
+    assertEquals(peers().connected, 2);
+
+    // A third is refused, and the reason says what to do.
+    const third = await connect(path);
+    conns.push(third);
+    await third.write(hello("third"));
+    const refused = await framesUntilClosed(third);
+    assertEquals(refused.length, 1);
+    assert(refused[0].type === REFUSED, `a REFUSED frame, not ${refused[0].type}`);
+    assertStringIncludes(refused[0].reason, "raise maxSenders");
+    assertEquals(peers().refusedBy["too-many-senders"], 1);
+
+    // "a" reconnects while the listener is full: its new socket replaces its
+    // old one (which the listener closes) instead of being refused.
+    const again = await connect(path);
+    conns.push(again);
+    await again.write(hello("a", TOKEN, PROTOCOL_VERSION, session));
+    assertEquals((await nextFrame(again)).type, WELCOME);
+    assertEquals((await framesUntilClosed(a)).map((frame) => frame.type), [WELCOME]);
+
+    // Once "a" has gone, there is room for one more: here a new process
+    // under the same name, which its name no longer blocks either.
+    again.close();
+    await waitFor("a to be gone", () => peers().connected === 1);
+    const next = await connect(path);
+    conns.push(next);
+    await next.write(hello("a"));
+    assertEquals((await nextFrame(next)).type, WELCOME);
+
+    for (let i = 1_000; i < 2_000; i++) logger.info(`good ${i}`);
+    await good.flush();
+    assertEquals(good.stats().connections, 1, "the good sender never lost its connection");
+    const { accepted, refusedBy, refused: total } = peers();
+    assertEquals([accepted, total, refusedBy["too-many-senders"]], [4, 1, 1]);
+  } finally {
+    good?.close();
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by the listener.
+      }
+    }
+    await listener.stop();
+  }
+  await assertGoodComplete(file, 2_000);
+});
+
+Deno.test("bad peers: a sender that never reads its replies is closed at 1 MiB of them", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { listener, path, address } = await listening(file);
+  try {
+    // Every FLUSH is answered (17 bytes); this peer asks ~5 MiB of answers
+    // and reads none, so they pile up in the socket and then the listener.
+    const conn = await connect(path);
+    await conn.write(hello("deaf"));
+    const flushes = concatFrames(
+      Array.from({ length: 1_000 }, (_, i) => encoder.numbers(FLUSH, i)),
+    );
+    const asking = (async () => {
+      for (let i = 0; i < 300; i++) {
+        try {
+          for (let at = 0; at < flushes.length;) at += await conn.write(flushes.subarray(at));
+        } catch {
+          return; // closed by the listener
+        }
+      }
+    })();
+    const good = goodSender(address, 5_000);
+    await waitFor(
+      "the peer that does not read to be closed",
+      () => listener.stats().peers!.refusedBy["not-reading"] === 1,
+    );
+    await asking;
+    await good;
+    conn.close();
+    assertEquals(listener.stats().peers!.refused, 1);
+  } finally {
+    await listener.stop();
+  }
+  await assertGoodComplete(file, 5_000);
+});
+
+Deno.test("bad peers: a sender faster than the handlers waits in its socket, not in the listener", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { listener, path } = await listening(file);
+  try {
+    // 200 batches of 100 records, written as fast as the socket takes them,
+    // acknowledgements never read.
+    const builder = new BatchBuilder(100);
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      builder.addRecord(i, {
+        msg: `fast ${i}`,
+        args: [],
+        level: 20,
+        loggerName: "app",
+        datetime: new Date(0),
+      } as never);
+      if (i % 100 === 99) frames.push(encoder.batch(builder.take().batch));
+    }
+    const conn = await connect(path);
+    await conn.write(hello("fast"));
+    const bytes = concatFrames(frames);
+    for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    await waitFor(
+      "20,000 records of the fast sender written",
+      () => listener.stats().senders.find((s) => s.name === "fast")?.dispatched === 20_000,
+    );
+    // The listener reads the next bytes only once it has handed the last
+    // ones to the handlers: what it holds of this sender is one batch.
+    assertEquals(listener.stats().senders.find((s) => s.name === "fast")?.peakInFlight, 100);
+    conn.close();
+  } finally {
+    await listener.stop();
+  }
+  const lines = (await readJsonLines(file)).filter((line) => line.logger !== "workerlog");
+  assertEquals(assertCompleteAndOrdered(lines).get("fast"), 20_000);
+});
+
+/** Reads frames until the FLUSHED that answers `id`; returns the frames before it (fails after 5 s). */
+async function framesUntilFlushed(conn: Deno.Conn, id: number): Promise<Frame[]> {
+  const reader = new FrameReader();
+  reader.helloOnly = false;
+  const frames: Frame[] = [];
+  const timer = setTimeout(() => conn.close(), 5_000);
+  try {
+    for (;;) {
+      for (let f = reader.next(); f; f = reader.next()) {
+        const frame = decodeFrame(f.type, f.body);
+        if (frame.type === FLUSHED && frame.id === id) return frames;
+        frames.push(frame);
+      }
+      const count = await conn.read(reader.space()).catch(() => null);
+      if (count === null) throw new Error(`the listener did not answer FLUSH ${id} within 5 s`);
+      reader.wrote(count);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+Deno.test("listen: a listen() that failed leaves the listener free to listen again", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([
+    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+  ]).start();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const takenPort = (taken.addr as Deno.NetAddr).port;
+  try {
+    // A bad option: TLS without a certificate.
+    const noCert = await assertRejects(
+      () => listener.listen({ transport: "tls", token: TOKEN }),
+      InvalidOptionError,
+    );
+    assertEquals(noCert.option, "cert", noCert.message);
+    assertStringIncludes(noCert.message, 'for transport "tls"');
+    // A port some other socket holds.
+    const inUse = await assertRejects(
+      () => listener.listen({ transport: "tcp", port: takenPort, token: TOKEN }),
+      InvalidOptionError,
+      `127.0.0.1:${takenPort} is in use`,
+    );
+    assertEquals(inUse.option, "port");
+    assert(inUse.cause instanceof Deno.errors.AddrInUse);
+    assertEquals(listener.stats().peers, undefined, "after two failures it does not listen");
+
+    // Good options: it listens, and a sender gets through.
+    const { address } = await listener.listen({ transport: "tcp", token: TOKEN });
+    assert(address.startsWith("tcp:127.0.0.1:"), address);
+    assert(address !== `tcp:127.0.0.1:${takenPort}`, "not the port that was in use");
+    await goodSender(address, 1_000);
+    assertEquals(listener.stats().peers?.accepted, 1);
+    // Once it listens, it still listens only once.
+    await assertRejects(
+      () => listener.listen({ token: TOKEN }),
+      ListenerStateError,
+      "call listen() once",
+    );
+  } finally {
+    taken.close();
+    await listener.stop();
+  }
+  await assertGoodComplete(file, 1_000);
+});
+
+Deno.test("bad peers: a sender naming 1,100 unlisted loggers gets 1,024 notices and one more", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { listener, path } = await listening(file);
+  const LOGGERS = 1_100;
+  const name = (i: number) => `unlisted.${i}`;
+  try {
+    const conn = await connect(path);
+    await conn.write(hello("many-loggers"));
+    assertEquals((await nextFrame(conn)).type, WELCOME);
+    // Per logger: its UNLISTED notice, then one record from it; the first 50
+    // loggers are named twice (a reconnecting sender names them again).
+    const frames: Uint8Array[] = [];
+    const builder = new BatchBuilder(100);
+    for (let i = 0; i < LOGGERS; i++) {
+      frames.push(encoder.unlisted(name(i), "INFO"));
+      if (i >= 100 && i < 150) frames.push(encoder.unlisted(name(i - 100), "INFO"));
+      builder.addRecord(i, {
+        msg: `from ${name(i)}`,
+        args: [],
+        level: 20,
+        loggerName: name(i),
+        datetime: new Date(0),
+      } as never);
+      if (i % 100 === 99) frames.push(encoder.batch(builder.take().batch));
+    }
+    frames.push(encoder.numbers(FLUSH, 1));
+    await writeAll(conn, concatFrames(frames));
+    await framesUntilFlushed(conn, 1);
+
+    const lines = await readJsonLines(file);
+    const notices = lines.filter((line) => line.logger === "workerlog");
+    assertEquals(notices.length, 1_025, "1,024 notices, then the one that says no more follow");
+    for (let i = 0; i < 1_024; i++) {
+      assertStringIncludes(notices[i].msg, `Logger "${name(i)}" is not listed`);
+      assertEquals([notices[i].level, notices[i].worker], ["WARN", "many-loggers"]);
+    }
+    assertStringIncludes(notices[1_024].msg, "More than 1024 loggers are not listed");
+    assertStringIncludes(notices[1_024].msg, "no further notices are written");
+    const records = lines.filter((line) => line.logger !== "workerlog");
+    assertEquals(assertCompleteAndOrdered(records).get("many-loggers"), LOGGERS);
+    assertEquals(records.length, LOGGERS);
+    records.forEach((line) => assertEquals(line.logger, name(line.seq)));
+
+    // The cap is the listener's: another sender's new unlisted logger gets no notice.
+    const other = await connect(path);
+    await other.write(hello("another"));
+    assertEquals((await nextFrame(other)).type, WELCOME);
+    await writeAll(
+      other,
+      concatFrames([encoder.unlisted("one.more", "INFO"), encoder.numbers(FLUSH, 2)]),
+    );
+    await framesUntilFlushed(other, 2);
+    assertEquals((await readJsonLines(file)).length, lines.length, "no notice for one.more");
+    conn.close();
+    other.close();
+  } finally {
+    await listener.stop();
+  }
 });

@@ -2,6 +2,7 @@
 // a small N, and no timing is asserted.
 import { assert, assertEquals } from "@std/assert";
 import { tempDir } from "./_helpers.ts";
+import { TRANSPORT_SCALE } from "../bench/_shape.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -32,7 +33,8 @@ Deno.test("bench: the micro benchmarks execute", async () => {
 
 // One case of each kind of code path in bench/run_case.ts: direct logging,
 // spawn() into FileHandler (the user shape, which is also the text path's
-// code), preformat, the writer worker, naive postMessage, the raw ceiling.
+// code), preformat, the writer worker, naive postMessage, the raw ceiling,
+// child processes over a socket end to end, and the transport alone.
 const SMOKE_CASES = [
   "direct",
   "workerlog-preformat-4",
@@ -41,9 +43,11 @@ const SMOKE_CASES = [
   "user-direct",
   "user-workerlog-4",
   "user-ceiling",
+  "user-process-4",
+  "process-transport-unix",
 ];
 
-Deno.test("bench: the harness runs each kind of case in rounds, checks its file and writes JSON and SVG", async () => {
+Deno.test("bench: the harness runs each kind of case in rounds, checks its file (or count) and writes JSON and SVG", async () => {
   await using dir = await tempDir();
   const results = dir.file("results.json");
   const out = await run([
@@ -65,7 +69,8 @@ Deno.test("bench: the harness runs each kind of case in rounds, checks its file 
   const report = JSON.parse(await Deno.readTextFile(results));
   assertEquals(report.cases.map((row: { name: string }) => row.name), SMOKE_CASES);
   for (const row of report.cases) {
-    assertEquals(row.records, 4000, row.name);
+    const sent = row.transportOnly ? 4000 * TRANSPORT_SCALE : 4000;
+    assertEquals(row.records, sent, row.name);
     assertEquals(row.runs.length, 1, row.name);
   }
   const byName = Object.fromEntries(report.cases.map((row: { name: string }) => [row.name, row]));
@@ -73,6 +78,17 @@ Deno.test("bench: the harness runs each kind of case in rounds, checks its file 
   assertEquals(byName["user-direct"].vsDirect, 1);
   assertEquals(byName["user-ceiling"].ofCeiling, 1);
   assertEquals(report.memory.records, 4000);
+  // The processes are compared with their worker case; the transport has no file but a count.
+  const processes = byName["user-process-4"];
+  assert(processes.vsWorkers > 0 && processes.vsWorkersAfterStartup > 0, JSON.stringify(processes));
+  assert(processes.runs[0].loggingSeconds < processes.runs[0].seconds);
+  const transport = byName["process-transport-unix"];
+  assertEquals(transport.runs[0].counted, 4000 * TRANSPORT_SCALE);
+  assertEquals(
+    report.targets.map((target: { case: string }) => target.case),
+    ["user-process-4", "process-transport-unix"],
+  );
+  assert(out.includes("| process-transport-unix | >= 1.50 M lines/s |"), out);
   assert(out.includes("| user-workerlog-4 | 4 |"), out);
   assert(out.includes("| workerlog-writer-4 | 4 |"), out);
   assert(out.includes("| naive-4 | 4 |"), out);

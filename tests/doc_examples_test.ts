@@ -17,6 +17,7 @@ const SOURCES = [
   "listener/",
   "sinks/",
   "spawn/",
+  "election/",
 ];
 
 /** One fenced example from a JSDoc comment. */

@@ -288,3 +288,21 @@ Deno.test("listener: log(line) on a QueueHandler or on handler() passes a finish
   listener.handler("CRITICAL").log("from main, already formatted");
   assertEquals(lines, ["from a worker, already formatted", "from main, already formatted"]);
 });
+
+Deno.test("stats: a listener that outlives many senders lists the last 1,024 detached, and still counts every record", async () => {
+  await using listener = new QueueListener([]).start();
+  const senders = 1_030;
+  for (let i = 0; i < senders; i++) {
+    const handler = new QueueHandler("INFO", { connection: listener.connect({ name: `s${i}` }) });
+    const logger = new Logger("app", "INFO", { handlers: [handler] });
+    logger.info("one");
+    if (i % 2 === 0) logger.info("two");
+    await handler.flush();
+    await listener.detach(`s${i}`);
+  }
+  const stats = listener.stats();
+  assertEquals(stats.senders.length, 1_024);
+  assertEquals(stats.senders[0].name, `s${senders - 1_024}`, "the oldest ones went first");
+  assertEquals(stats.received, senders + senders / 2);
+  assertEquals(stats.dispatched, stats.received);
+});

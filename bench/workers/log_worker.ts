@@ -3,6 +3,7 @@
 import * as log from "@std/log";
 import type { WorkerContext } from "@workerlog/workerlog/worker";
 import {
+  epochMs,
   heapFigures,
   messageOf,
   type Shape,
@@ -18,6 +19,7 @@ export default function (
 ): WorkerFigures {
   const logger = args.shape === "user" ? log.getLogger(USER_LOGGER) : log.getLogger();
   const message = messageOf(args.shape);
+  const firstLogAt = epochMs();
   const perCallUs = timedLoop(0, args.records, (i) => logger.info(message(i)));
-  return { perCallUs, ...heapFigures() };
+  return { firstLogAt, perCallUs, ...heapFigures() };
 }
