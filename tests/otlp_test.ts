@@ -729,7 +729,7 @@ Deno.test("under a sustained 4-worker flood the receiver gets records while the 
     try {
       logged = await spawn<number>(fixture("sink_flood_worker.ts"), {
         count: workers,
-        args: { shared, maxRecords, after: 5_000, yieldEvery: 500 } satisfies FloodArgs,
+        args: { shared, maxRecords, after: 2_000, yieldEvery: 500 } satisfies FloodArgs,
         listener,
       });
       await handler.drained();

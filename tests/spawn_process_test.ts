@@ -174,7 +174,14 @@ Deno.test("spawn in processes: every way a process fails rejects with a WorkerEr
     brokenImport: run("broken", new URL(`file://${broken}`), {}),
     topLevel: run("top", "process_spawn_top_level_throw.ts", {}),
     noDefault: run("no-default", "no_default_worker.ts", {}),
-    sibling: run("sibling", "process_spawn_endless.ts", { how: ["honor", "fail"] }, 2),
+    // The failure waits a second after its own start, so that its sibling,
+    // started at the same time, is running when the abort comes.
+    sibling: run(
+      "sibling",
+      "process_spawn_endless.ts",
+      { how: ["honor", "fail"], failAfterMs: 1_000 },
+      2,
+    ),
   };
   const missing = assertRejects(
     () =>

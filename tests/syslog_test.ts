@@ -649,7 +649,7 @@ async function floodWhileDelivering(transport: "tcp" | "relp") {
     try {
       logged = await spawn<number>(fixture("sink_flood_worker.ts"), {
         count: workers,
-        args: { shared, maxRecords, after: 5_000, yieldEvery: 500 } satisfies FloodArgs,
+        args: { shared, maxRecords, after: 2_000, yieldEvery: 500 } satisfies FloodArgs,
         listener,
       });
       await handler.drained(AbortSignal.timeout(30_000));
