@@ -10,6 +10,7 @@ const root = new URL("../", import.meta.url);
 const SOURCES = [
   "mod.ts",
   "worker.ts",
+  "process.ts",
   "errors.ts",
   "common/",
   "formatters/",

@@ -44,6 +44,7 @@ Deno.test("docs: every public symbol has JSDoc with an @example", async () => {
     "--json",
     "mod.ts",
     "worker.ts",
+    "process.ts",
   ]);
   const doc = JSON.parse(out) as {
     nodes: Record<string, {
@@ -142,6 +143,7 @@ async function newFolder(files: Record<string, string>) {
   const imports: Record<string, string> = {
     "@workerlog/workerlog": new URL("mod.ts", root).href,
     "@workerlog/workerlog/worker": new URL("worker.ts", root).href,
+    "@workerlog/workerlog/process": new URL("process.ts", root).href,
   };
   for (const [specifier, target] of Object.entries(project)) {
     if (!specifier.startsWith("@std/")) continue;

@@ -20,7 +20,7 @@
 // record: the worker path blocks instead, and the files must match.
 import * as log from "@std/log";
 import { LogRecord } from "@std/log/logger";
-import { ProcessHandler, setupProcessLogging, textFormatter } from "@workerlog/workerlog";
+import { ProcessHandler, setupProcessLogging, textFormatter } from "@workerlog/workerlog/process";
 import {
   epochMs,
   median,
