@@ -25,7 +25,7 @@
 import type { QueueListener } from "../listener/queue_listener.ts";
 import type { ProcessHandler } from "../sender/process_handler.ts";
 import { watchUnreachable } from "../sender/process_handler.ts";
-import type { WriterStartError } from "../errors.ts";
+import { describeError, type WriterStartError } from "../errors.ts";
 import type { Leadership } from "./_leadership.ts";
 import { startWriter, type WriterSettings } from "./_writer.ts";
 import type { SharedLogging, SharedLoggingStats } from "./setup_shared_logging.ts";
@@ -110,7 +110,7 @@ export class SharedInstance implements SharedLogging {
         this.#writer = listener;
         this.#elections++;
         this.#writerError = undefined;
-        this.#settings.onWriterChange?.(true);
+        this.#tellWriterChange(true);
       },
       (error: WriterStartError) => {
         this.#leadership.release();
@@ -150,7 +150,7 @@ export class SharedInstance implements SharedLogging {
       this.#leadership.close();
       this.#done = true;
       clearInterval(holdOpen);
-      if (wrote) this.#settings.onWriterChange?.(false);
+      if (wrote) this.#tellWriterChange(false);
     }
   }
 
@@ -199,6 +199,18 @@ export class SharedInstance implements SharedLogging {
     this.#writer = undefined;
     await writer.stop();
     return true;
+  }
+
+  // The user's callback must not end the instance, nor keep its listener
+  // from stopping.
+  #tellWriterChange(writing: boolean) {
+    try {
+      this.#settings.onWriterChange?.(writing);
+    } catch (error) {
+      this.#reportOnce(
+        `workerlog: onWriterChange threw (${describeError(error).message}); ${this.name} goes on.`,
+      );
+    }
   }
 
   #reportOnce(message: string) {

@@ -2,10 +2,11 @@ import type { BaseHandler, FormatterFunction } from "@std/log";
 import { checkLevel, checkWholeNumber } from "../common/_options.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { InvalidOptionError } from "../errors.ts";
-import type {
-  ListenerStats,
-  ListenOptions,
-  QueueListenerOptions,
+import {
+  type ListenerStats,
+  type ListenOptions,
+  QueueListener,
+  type QueueListenerOptions,
 } from "../listener/queue_listener.ts";
 import type { ProcessHandler, ProcessHandlerStats } from "../sender/process_handler.ts";
 import { setupProcessLogging } from "../sender/setup_process_logging.ts";
@@ -208,6 +209,18 @@ export function setupSharedLogging(options: SharedLoggingOptions): SharedLogging
       'a function, e.g. () => readResumePoints("app.log")',
     );
   }
+  if (options.onWriterChange !== undefined && typeof options.onWriterChange !== "function") {
+    throw new InvalidOptionError(
+      "onWriterChange",
+      options.onWriterChange,
+      "a function (writing: boolean) => void",
+    );
+  }
+  const listenerOptions = options.listenerOptions ?? {};
+  // Checked now, by the constructor that checks them (it starts nothing),
+  // rather than in whichever instance is elected, where every election
+  // would fail and nothing would ever be written.
+  new QueueListener([], { ...listenerOptions, handleSignals: false });
   const level = checkLevel("level", options.level ?? "NOTSET");
   const lingerMs = checkWholeNumber("lingerMs", options.lingerMs ?? DEFAULT_LINGER_MS, 0);
   const closeTimeoutMs = checkWholeNumber(
@@ -236,7 +249,7 @@ export function setupSharedLogging(options: SharedLoggingOptions): SharedLogging
       token: files.token,
       handlers: options.handlers,
       ...(options.resume ? { resume: options.resume } : {}),
-      listenerOptions: options.listenerOptions ?? {},
+      listenerOptions,
     },
     lingerMs,
     closeTimeoutMs,

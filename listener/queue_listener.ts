@@ -155,8 +155,8 @@ type State = "new" | "started" | "stopping" | "stopped";
  * For spawn(): reserves the names of the processes it is about to start,
  * each with its index, so that no other sender takes them meanwhile and
  * their records carry `workerIndex`; a process's hello then takes its name.
- * False (nothing reserved) when one is not free. `detach(name)` releases a
- * name no process took.
+ * False (nothing reserved) when one is not free; a ListenerStateError when
+ * the listener is not running. `detach(name)` releases a name no process took.
  * Defined in the class (a static block) to reach its fields.
  */
 export let reserveProcessNames: (listener: QueueListener, names: readonly string[]) => boolean;
@@ -224,8 +224,9 @@ export class QueueListener implements AsyncDisposable {
   #server: Promise<SocketServer> | undefined;
   #serverNow: SocketServer | undefined;
   #reserved = new Map<string, number>();
-  // Every name a process has sent under. The socket server keeps each one's
-  // link (a detached one stays closed), so spawn() never reuses them.
+  // The links of the attached processes, by name, so that spawn() can tell
+  // when the listener has read a process's socket to its end. detach()
+  // forgets one (its name is then free again).
   #processLinks = new Map<string, SocketLink>();
 
   /** Builds a listener for `handlers`; nothing is set up until `start()`. */
@@ -514,6 +515,7 @@ export class QueueListener implements AsyncDisposable {
   }
 
   #reserve(names: readonly string[]): boolean {
+    this.#assertStarted("connect");
     if (!names.every((name) => this.isNameFree(name))) return false;
     names.forEach((name, index) => this.#reserved.set(name, index));
     return true;

@@ -71,26 +71,46 @@ export function encodeMessage(message: ToProcess): Uint8Array {
   return frame;
 }
 
-/** Cuts the bytes read from stdin into messages. */
+/**
+ * Cuts the bytes read from stdin into messages. Reads are kept as they
+ * came and joined once a message is whole, so that a large one (the args)
+ * is copied once, not once per read.
+ */
 export class MessageReader {
-  #buffered = new Uint8Array(0);
+  #chunks: Uint8Array[] = [];
+  #length = 0;
 
   /** Adds bytes as they were read. */
   push(bytes: Uint8Array): void {
-    const joined = new Uint8Array(this.#buffered.length + bytes.length);
-    joined.set(this.#buffered);
-    joined.set(bytes, this.#buffered.length);
-    this.#buffered = joined;
+    this.#chunks.push(bytes);
+    this.#length += bytes.length;
   }
 
   /** The next whole message, or undefined until more bytes arrive. */
   next(): ToProcess | undefined {
-    if (this.#buffered.length < 4) return undefined;
-    const length = new DataView(this.#buffered.buffer, this.#buffered.byteOffset).getUint32(0);
-    if (this.#buffered.length < 4 + length) return undefined;
-    const body = this.#buffered.subarray(4, 4 + length);
-    this.#buffered = this.#buffered.slice(4 + length);
-    return deserialize(body) as ToProcess;
+    if (this.#length < 4) return undefined;
+    // The length alone first: the first read almost always holds it whole.
+    const first = this.#chunks[0].length >= 4 ? this.#chunks[0] : this.#joined();
+    const length = new DataView(first.buffer, first.byteOffset).getUint32(0);
+    if (this.#length < 4 + length) return undefined;
+    const head = this.#joined();
+    const rest = head.subarray(4 + length);
+    this.#chunks = rest.length > 0 ? [rest] : [];
+    this.#length = rest.length;
+    return deserialize(head.subarray(4, 4 + length)) as ToProcess;
+  }
+
+  // Everything read so far, as one piece (a copy only if it is in several).
+  #joined(): Uint8Array {
+    if (this.#chunks.length === 1) return this.#chunks[0];
+    const joined = new Uint8Array(this.#length);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      joined.set(chunk, at);
+      at += chunk.length;
+    }
+    this.#chunks = [joined];
+    return joined;
   }
 }
 

@@ -72,7 +72,8 @@ const SHORT: Record<string, PermissionKind> = {
   S: "sys",
   I: "import",
 };
-const PERMISSION_FLAG = /^(?:--(allow|deny)-([a-z]+)|-([A-Z]))(?:=(.*))?$/s;
+// Short forms: only the letters of permissions (-L, say, is --log-level).
+const PERMISSION_FLAG = /^(?:--(allow|deny)-([a-z]+)|-([RWNESI]))(?:=(.*))?$/s;
 
 /** The user's permissions, parsed: what each kind allows, and the deny flags as given. */
 export interface Permissions {

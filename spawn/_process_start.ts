@@ -75,7 +75,7 @@ export async function runProcesses<R>(listener: QueueListener, plan: Plan): Prom
   }
 }
 
-/** `${name}-${index}`, or `${name}#k-${index}` when a sender has those names (or had). */
+/** `${name}-${index}`, or `${name}#k-${index}` when live senders have those names. */
 function reserveNames(listener: QueueListener, plan: Plan): string[] {
   for (let run = 1;; run++) {
     const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;

@@ -397,6 +397,28 @@ Deno.test("serve: a handler that would truncate on takeover is refused; the inst
   }
 });
 
+Deno.test("serve: an onWriterChange that throws is reported, and the instance writes and ends as usual", async () => {
+  await using dir = await tempDir();
+  const child = startChild([
+    "run",
+    ...INSTANCE_PERMISSIONS,
+    fixture("serve_throwing_callback.ts").pathname,
+    dir.file("log.sock"),
+    dir.file("app.log"),
+  ]);
+  try {
+    const status = await exited(child, "the instance with a throwing onWriterChange");
+    const stderr = await child.stderr;
+    assertEquals(status.code, 0, stderr);
+    assertStringIncludes(stderr, "onWriterChange threw (the callback failed (writing: true))");
+    assertStringIncludes(stderr, "onWriterChange threw (the callback failed (writing: false))");
+    const lines = records(await readJsonLines(dir.file("app.log")));
+    assertEquals(lines.map((line) => line.msg), ["written all the same"]);
+  } finally {
+    kill(child);
+  }
+});
+
 Deno.test("serve: bad options are refused before anything starts", async () => {
   await using dir = await tempDir();
   const handlers = () => [new FileHandler("INFO", { filename: dir.file("app.log") })];
@@ -413,6 +435,18 @@ Deno.test("serve: bad options are refused before anything starts", async () => {
   refused({ path: dir.file("log.sock"), handlers: [] }, "handlers", "a function");
   refused({ path: dir.file("log.sock"), handlers, token: "short" }, "token", "16 to 512");
   refused({ path: dir.file("log.sock"), handlers, lingerMs: -1 }, "lingerMs", "whole number");
+  refused(
+    { path: dir.file("log.sock"), handlers, onWriterChange: "x" },
+    "onWriterChange",
+    "a function",
+  );
+  // The writer's listener options are checked here, not at an election.
+  refused(
+    { path: dir.file("log.sock"), handlers, listenerOptions: { maxInFlight: -1 } },
+    "maxInFlight",
+    "whole number",
+  );
+  assertEquals([...Deno.readDirSync(dir.path)], [], "nothing was created");
   const open = dir.file("open");
   await Deno.mkdir(open, { mode: 0o755 });
   await Deno.chmod(open, 0o755);

@@ -14,6 +14,7 @@ import { FileHandler, Logger } from "@std/log";
 import {
   InvalidOptionError,
   jsonLinesFormatter,
+  ListenerStateError,
   ModuleNotFoundError,
   QueueListener,
   spawn,
@@ -402,6 +403,16 @@ Deno.test("spawn in processes: bad options are refused before any process starts
     "a process has no Worker channel",
   );
   await assertRejects(() => run);
+  // A listener that has been stopped refuses at once, as with workers, even
+  // one that had listened.
+  const stopped = new QueueListener([]).start();
+  await stopped.listen();
+  await stopped.stop();
+  await assertRejects(
+    () => spawn(module, { count: 1, listener: stopped, processes: NO_PERMISSIONS }),
+    ListenerStateError,
+    "the listener has been stopped",
+  );
 });
 
 Deno.test("spawn in processes: runs share a listener with the main thread; it listens once, names never collide, and preformat works", async () => {
