@@ -49,3 +49,22 @@ export function parseAddress(option: string, text: unknown): SocketAddress {
   if (port < 1 || port > 65535) throw fail();
   return { transport: match[1] as "tcp" | "tls", hostname: match[2] ?? match[3], port };
 }
+
+/**
+ * Makes the directory of a Unix socket at `path` (mode 0700) if missing,
+ * and refuses one that others can enter: the directory is what keeps other
+ * users from the socket. `otherwise` says what else the user can do.
+ */
+export function ensurePrivateDirectory(path: string, otherwise: string): void {
+  const directory = path.slice(0, Math.max(1, path.lastIndexOf("/")));
+  Deno.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const mode = Deno.statSync(directory).mode;
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new InvalidOptionError(
+      "path",
+      path,
+      `a path in a directory only this user can enter; ${directory} has mode ` +
+        `${(mode & 0o777).toString(8)}: chmod 700 it, or ${otherwise}`,
+    );
+  }
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ensurePrivateDirectory } from "../common/_address.ts";
 import { checkToken } from "../common/_options.ts";
 import { InvalidOptionError } from "../errors.ts";
 
@@ -29,8 +30,7 @@ export interface SharedFiles {
  */
 export function openSharedFiles(path: unknown, token: unknown): SharedFiles {
   const socket = checkSocketPath(path);
-  const directory = socket.slice(0, Math.max(1, socket.lastIndexOf("/")));
-  checkPrivateDirectory(socket, directory);
+  ensurePrivateDirectory(socket, "choose a directory of your own");
   return {
     path: socket,
     lockPath: `${socket}.lock`,
@@ -56,19 +56,6 @@ function checkSocketPath(path: unknown): string {
     );
   }
   return path;
-}
-
-function checkPrivateDirectory(path: string, directory: string) {
-  Deno.mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const mode = Deno.statSync(directory).mode;
-  if (mode !== null && (mode & 0o077) !== 0) {
-    throw new InvalidOptionError(
-      "path",
-      path,
-      `a path in a directory only this user can enter; ${directory} has mode ` +
-        `${(mode & 0o777).toString(8)}: chmod 700 it, or choose a directory of your own`,
-    );
-  }
 }
 
 // The first instance writes a random token; every other reads it. The file

@@ -21,6 +21,7 @@
 import type { LevelName } from "@std/log";
 import {
   ADDRESS_ENV,
+  ensurePrivateDirectory,
   formatAddress,
   LEVEL_ENV,
   type SocketAddress,
@@ -713,17 +714,7 @@ async function prepareSocketPath(
     await Deno.chmod(directory, 0o700);
     return { path: `${directory}/listener.sock`, ownDirectory: directory };
   }
-  const directory = path.slice(0, Math.max(1, path.lastIndexOf("/")));
-  await Deno.mkdir(directory, { recursive: true, mode: 0o700 });
-  const mode = (await Deno.stat(directory)).mode;
-  if (mode !== null && (mode & 0o077) !== 0) {
-    throw new InvalidOptionError(
-      "path",
-      path,
-      `a path in a directory only this user can enter; ${directory} has mode ` +
-        `${(mode & 0o777).toString(8)}: chmod 700 it, or leave out path to get a fresh one`,
-    );
-  }
+  ensurePrivateDirectory(path, "leave out path to get a fresh one");
   let existing: Deno.FileInfo | undefined;
   try {
     existing = await Deno.lstat(path);
