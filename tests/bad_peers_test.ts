@@ -585,3 +585,22 @@ Deno.test("bad peers: a sender naming 1,100 unlisted loggers gets 1,024 notices 
     await listener.stop();
   }
 });
+
+Deno.test("listen: a socket path in a directory others can enter is refused, saying how to fix it", async () => {
+  await using dir = await tempDir();
+  const open = dir.file("open");
+  await Deno.mkdir(open);
+  await Deno.chmod(open, 0o755);
+  await using listener = new QueueListener([]).start();
+  const error = await assertRejects(
+    () => listener.listen({ path: `${open}/log.sock`, token: TOKEN }),
+    InvalidOptionError,
+    "has mode 755: chmod 700 it, or leave out path to get a fresh one",
+  );
+  assertEquals(error.option, "path");
+  assertEquals([...Deno.readDirSync(open)], [], "no socket was made");
+  // A directory it makes itself is 0700.
+  const made = dir.file("made");
+  await listener.listen({ path: `${made}/log.sock`, token: TOKEN });
+  assertEquals((await Deno.stat(made)).mode! & 0o777, 0o700);
+});
