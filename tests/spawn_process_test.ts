@@ -157,7 +157,8 @@ Deno.test("spawn in processes: every way a process fails rejects with a WorkerEr
       args,
       name,
       handlers: [jsonFile(file)],
-      processes: { permissions: [], flags: [`--config=${config}`] },
+      // -L (--log-level, here its default) is a flag, not a permission.
+      processes: { permissions: [], flags: [`--config=${config}`, "-L=info"] },
     }).then(
       () => assert(false, `${name} resolved`),
       (error) => (assertInstanceOf(error, WorkerError), error),
