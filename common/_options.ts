@@ -6,7 +6,7 @@
  */
 import { type LevelName, LogLevelNames } from "@std/log";
 import { describeError, InvalidOptionError } from "../errors.ts";
-import type { LoggerOptions } from "./logging_options.ts";
+import type { LoggerOptions, LoggingOptions } from "./logging_options.ts";
 import { hasControlCharacters } from "./_frames.ts";
 
 /** Throws an InvalidOptionError listing the valid names unless `value` is a level name. */
@@ -78,6 +78,24 @@ export function checkToken(token: unknown, otherwise: string): string {
     );
   }
   return token;
+}
+
+/** The routing options every entry point takes, checked once. */
+export interface Routing {
+  /** Absent when not given: each caller has its own default. */
+  level?: LevelName;
+  loggers: Record<string, LoggerOptions>;
+  routeUnlisted: boolean;
+}
+
+/** Checks `level`, `loggers` and `routeUnlistedLoggers` (default true). */
+export function checkRouting(options: LoggingOptions): Routing {
+  const routing: Routing = {
+    loggers: checkLoggers(options.loggers ?? {}),
+    routeUnlisted: checkBoolean("routeUnlistedLoggers", options.routeUnlistedLoggers ?? true),
+  };
+  if (options.level !== undefined) routing.level = checkLevel("level", options.level);
+  return routing;
 }
 
 export function checkChoice<T extends string>(

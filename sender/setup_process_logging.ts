@@ -1,6 +1,6 @@
 import type { FormatterFunction, LevelName } from "@std/log";
 import { ADDRESS_ENV, LEVEL_ENV, NAME_ENV, TOKEN_ENV } from "../common/_address.ts";
-import { checkBoolean, checkLevel, checkLoggers } from "../common/_options.ts";
+import { checkLevel, checkRouting } from "../common/_options.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { noticeUnlisted, ProcessHandler, type ProcessHandlerOptions } from "./process_handler.ts";
@@ -60,17 +60,12 @@ export interface ProcessLoggingOptions extends
  */
 export function setupProcessLogging(options?: ProcessLoggingOptions): ProcessHandler {
   options ??= {};
-  if (options.level !== undefined) checkLevel("level", options.level);
-  const loggers = checkLoggers(options.loggers ?? {});
-  const routeUnlisted = checkBoolean(
-    "routeUnlistedLoggers",
-    options.routeUnlistedLoggers ?? true,
-  );
+  const routing = checkRouting(options);
   const address = options.address ?? fromEnvironment(ADDRESS_ENV, "address");
   const token = options.token ?? fromEnvironment(TOKEN_ENV, "token");
   const name = options.name ?? optionalEnvironment(NAME_ENV);
-  const envLevel = options.level === undefined ? optionalEnvironment(LEVEL_ENV) : undefined;
-  const level: LevelName = options.level ??
+  const envLevel = routing.level === undefined ? optionalEnvironment(LEVEL_ENV) : undefined;
+  const level: LevelName = routing.level ??
     (envLevel === undefined ? "NOTSET" : checkLevel(LEVEL_ENV, envLevel));
   const handler = new ProcessHandler("NOTSET", {
     address,
@@ -86,8 +81,8 @@ export function setupProcessLogging(options?: ProcessLoggingOptions): ProcessHan
   routeLoggers(
     handler,
     level,
-    loggers,
-    routeUnlisted,
+    routing.loggers,
+    routing.routeUnlisted,
     (logger) => noticeUnlisted(handler, logger, level),
   );
   return handler;

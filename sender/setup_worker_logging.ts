@@ -1,6 +1,6 @@
 import type { FormatterFunction } from "@std/log";
 import { sendCounted } from "../common/_flow.ts";
-import { checkBoolean, checkLevel, checkLoggers } from "../common/_options.ts";
+import { checkRouting } from "../common/_options.ts";
 import { CONNECT_KEY, type QueueConnection, UNLISTED } from "../common/_wire.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { ListenerStateError } from "../errors.ts";
@@ -73,12 +73,7 @@ export async function setupWorkerLogging(
   options?: WorkerLoggingOptions,
 ): Promise<QueueHandler> {
   options ??= {};
-  if (options.level !== undefined) checkLevel("level", options.level);
-  const loggers = checkLoggers(options.loggers ?? {});
-  const routeUnlisted = checkBoolean(
-    "routeUnlistedLoggers",
-    options.routeUnlistedLoggers ?? true,
-  );
+  const routing = checkRouting(options);
   const connection = options.connection ??
     await receiveConnection(options.source, options.signal);
   const handler = new QueueHandler("NOTSET", {
@@ -87,13 +82,13 @@ export async function setupWorkerLogging(
     ...(options.formatter ? { formatter: options.formatter } : {}),
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
   });
-  const level = options.level ?? connection.level ?? "NOTSET";
+  const level = routing.level ?? connection.level ?? "NOTSET";
   const shared = connection.shared ? new Int32Array(connection.shared) : undefined;
   routeLoggers(
     handler,
     level,
-    loggers,
-    routeUnlisted,
+    routing.loggers,
+    routing.routeUnlisted,
     (logger) => sendCounted(connection.port, shared, { kind: UNLISTED, logger, level }),
   );
   return handler;

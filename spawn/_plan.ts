@@ -7,8 +7,7 @@
 import {
   checkBoolean,
   checkCloneable,
-  checkLevel,
-  checkLoggers,
+  checkRouting,
   checkWholeNumber,
   toModuleUrl,
 } from "../common/_options.ts";
@@ -120,16 +119,12 @@ function checkForProcesses<A>(options: SpawnOptions<A>): ProcessPlan {
 }
 
 function checkLogging(options: LoggingOptions): LoggingOptions {
-  const logging: LoggingOptions = { loggers: checkLoggers(options.loggers ?? {}) };
-  if (options.level !== undefined) logging.level = checkLevel("level", options.level);
+  const { level, loggers, routeUnlisted } = checkRouting(options);
+  const logging: LoggingOptions = { loggers, routeUnlistedLoggers: routeUnlisted };
+  if (level !== undefined) logging.level = level;
+  // Checked here, before any worker or process starts, not in each of them.
   if (options.batchSize !== undefined) {
     logging.batchSize = checkWholeNumber("batchSize", options.batchSize);
-  }
-  if (options.routeUnlistedLoggers !== undefined) {
-    logging.routeUnlistedLoggers = checkBoolean(
-      "routeUnlistedLoggers",
-      options.routeUnlistedLoggers,
-    );
   }
   return logging;
 }
