@@ -27,6 +27,49 @@ export async function readLines(path: string): Promise<string[]> {
   return text === "" ? [] : text.slice(0, -1).split("\n");
 }
 
+/**
+ * A file another thread or process appends to, read a complete line at a
+ * time: each `next()` reads only what was added since the last call, so a
+ * poll costs what it reads, not the size of the file. A missing file has
+ * no lines yet.
+ */
+export class AppendedLines {
+  readonly path: string;
+  #offset = 0;
+  #pending = "";
+  #decoder = new TextDecoder();
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** The complete lines added since the last call, without their "\n". */
+  async next(): Promise<string[]> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    let text = this.#pending;
+    try {
+      await file.seek(this.#offset, Deno.SeekMode.Start);
+      const chunk = new Uint8Array(1 << 20);
+      for (let read = await file.read(chunk); read !== null; read = await file.read(chunk)) {
+        this.#offset += read;
+        // A character can be cut between two reads: the decoder keeps its first bytes.
+        text += this.#decoder.decode(chunk.subarray(0, read), { stream: true });
+      }
+    } finally {
+      file.close();
+    }
+    const lines = text.split("\n");
+    this.#pending = lines.pop()!; // a line still being written
+    return lines;
+  }
+}
+
 /** One line of jsonLinesFormatter output. */
 export interface JsonLine {
   time: string;

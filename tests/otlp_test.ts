@@ -17,7 +17,14 @@ import { backoffMs, retryAfterMs } from "../sinks/_otlp_retry.ts";
 import { OtlpReceiver, type ReceivedRecord, validateExportLogsRequest } from "./_otlp_receiver.ts";
 import { fixture } from "./_helpers.ts";
 import { argOf } from "./fixtures/otlp_worker.ts";
-import type { FloodArgs } from "./fixtures/sink_flood_worker.ts";
+import {
+  assertProgressBeforeEnd,
+  flood,
+  FLOOD_MAX_IN_FLIGHT,
+  FLOOD_WORKERS,
+  floodProgress,
+  progressAtFlag,
+} from "./_flood.ts";
 import type { WatchSummary } from "./fixtures/sink_watch_worker.ts";
 
 const SEVERITY: Record<string, number> = { DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, CRITICAL: 21 };
@@ -691,22 +698,24 @@ Deno.test("the real Deno.env: defaults from OTEL_EXPORTER_OTLP_ENDPOINT, and no 
 });
 
 Deno.test("under a sustained 4-worker flood the receiver gets records while the workers log, and every one", async () => {
-  const workers = 4;
   const threshold = 1_024;
-  const maxRecords = 100_000;
   await using dir = await Deno.makeTempDir().then((path) => ({
     path,
     [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }),
   }));
-  const shared = new SharedArrayBuffer(4 * (1 + 2 * workers));
-  const view = new Int32Array(shared);
+  const { shared, view } = floodProgress();
   // The receiver runs on a thread of its own: the listener's is busy with the flood.
   const watcher = new Worker(fixture("sink_watch_worker.ts"), { type: "module" });
   const answers: { url?: string; summary?: WatchSummary }[] = [];
   watcher.onmessage = ({ data }) => answers.push(data);
   try {
     // + 1: the warm-up record.
-    watcher.postMessage({ watch: "otlp", shared, workers, threshold: threshold + 1 });
+    watcher.postMessage({
+      watch: "otlp",
+      shared,
+      workers: FLOOD_WORKERS,
+      threshold: threshold + 1,
+    });
     await waitFor("the receiver's URL", () => answers.length === 1);
     const reports: Error[] = [];
     const handler = new OtlpHandler("INFO", {
@@ -724,36 +733,25 @@ Deno.test("under a sustained 4-worker flood the receiver gets records while the 
       new LogRecord({ msg: "warm-up", args: [], level: LogLevels.INFO, loggerName: "x" }),
     );
     await handler.drained();
-    const listener = new QueueListener([file, handler]).start();
+    const listener = new QueueListener([file, handler], { maxInFlight: FLOOD_MAX_IN_FLIGHT })
+      .start();
     let logged: number[];
     try {
-      logged = await spawn<number>(fixture("sink_flood_worker.ts"), {
-        count: workers,
-        args: { shared, maxRecords, after: 2_000, yieldEvery: 500 } satisfies FloodArgs,
-        listener,
-      });
+      logged = await flood(listener, shared);
       await handler.drained();
     } finally {
       await listener.stop();
     }
-    assertEquals(view[0], 1, "the receiver never got its first records");
-    logged.forEach((total, k) => {
-      const then = view[1 + workers + k];
-      assert(
-        then < total && total < maxRecords,
-        `worker ${k} had logged ${then} of its ${total} records (at most ${maxRecords}) when the ` +
-          `receiver had its first ${threshold}: they must arrive while the workers still log`,
-      );
-    });
+    assertProgressBeforeEnd(view, logged, "the receiver");
     const total = logged.reduce((sum, n) => sum + n, 0);
     console.log(
       `OTLP flood: ${total} records; the receiver had its first ${threshold} when the workers ` +
-        `were at ${[...view.subarray(1 + workers)].join(", ")} of ${logged.join(", ")}`,
+        `were at ${progressAtFlag(view).join(", ")} of ${logged.join(", ")}`,
     );
     watcher.postMessage({ summary: true });
     await waitFor("the receiver's summary", () => answers.length === 2, 20_000);
     const summary = answers[1].summary!;
-    for (let k = 0; k < workers; k++) {
+    for (let k = 0; k < FLOOD_WORKERS; k++) {
       assertEquals(
         summary[`worker-${k}`],
         { records: logged[k], unique: logged[k], top: logged[k] },

@@ -6,6 +6,7 @@ import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/a
 import { FileHandler } from "@std/log";
 import { InvalidOptionError, setupSharedLogging } from "@workerlog/workerlog";
 import {
+  AppendedLines,
   assertCompleteAndOrdered,
   fixture,
   type JsonLine,
@@ -318,11 +319,13 @@ Deno.test("serve: the writer is SIGKILLed while others log; one takes over, noth
     const victimName = `inst-${instances.indexOf(victim)}`;
     const ackedByVictim = () =>
       Math.max(0, ...events(victim, "acked").map((line) => line.acked as number));
+    const appended = new AppendedLines(file);
+    const filed = new Set<string>();
     await waitFor(
       "the writer to write records of every instance, its own acknowledged",
       async () => {
-        const text = await Deno.readTextFile(file).catch(() => "");
-        return ackedByVictim() > 0 && [0, 1, 2].every((i) => text.includes(`"worker":"inst-${i}"`));
+        for (const line of await appended.next()) filed.add(JSON.parse(line).worker);
+        return ackedByVictim() > 0 && [0, 1, 2].every((i) => filed.has(`inst-${i}`));
       },
     );
     const acked = ackedByVictim();
