@@ -173,7 +173,13 @@ function convertProperties(
 function convertView(view: ArrayBufferView): unknown {
   if (view instanceof DataView) return `[DataView ${view.byteLength} bytes]`;
   const items = view as unknown as ArrayLike<number | bigint>;
-  return Array.from(items, (item) => typeof item === "bigint" ? `${item}n` : item);
+  size += items.length * PRIMITIVE_SIZE;
+  // A float array can hold NaN and ±Infinity, which JSON cannot: strings,
+  // as convert() makes of such numbers anywhere else.
+  return Array.from(
+    items,
+    (item) => typeof item === "bigint" ? `${item}n` : Number.isFinite(item) ? item : String(item),
+  );
 }
 
 function describeFunction(fn: unknown): string {

@@ -194,24 +194,27 @@ Deno.test("bad input: what JSON and structured clone cannot carry arrives readab
     new Date(0),
     NaN,
     new URL("https://example.com/x"),
+    new Float64Array([1.5, Infinity, -Infinity, NaN]),
   ];
   handler.handle(new LogRecord({ msg: "all of it", args, level: 20, loggerName: "x" }));
   await handler.flush();
   const [record] = (listener.handlers[0] as Collect).records;
-  const [fn, symbol, holder, big, loop, point, error, map, set, date, nan, url] = record.args as [
-    string,
-    string,
-    Record<string, unknown>,
-    string,
-    Record<string, unknown>,
-    unknown,
-    Record<string, Record<string, unknown>>,
-    unknown,
-    unknown,
-    unknown,
-    unknown,
-    unknown,
-  ];
+  const [fn, symbol, holder, big, loop, point, error, map, set, date, nan, url, floats] = record
+    .args as [
+      string,
+      string,
+      Record<string, unknown>,
+      string,
+      Record<string, unknown>,
+      unknown,
+      Record<string, Record<string, unknown>>,
+      unknown,
+      unknown,
+      unknown,
+      unknown,
+      unknown,
+      unknown,
+    ];
   assertEquals([fn, symbol, big, nan], [
     "[Function: greet]",
     "Symbol(token)",
@@ -238,6 +241,8 @@ Deno.test("bad input: what JSON and structured clone cannot carry arrives readab
     "1970-01-01T00:00:00.000Z",
     "https://example.com/x",
   ]);
+  // JSON has no NaN or Infinity: in a typed array too, they arrive as strings.
+  assertEquals(floats, [1.5, "Infinity", "-Infinity", "NaN"]);
 });
 
 Deno.test("bad input: an arg mutated after the log call is logged as it was", async () => {
