@@ -37,7 +37,7 @@ export function flood(listener: QueueListener, shared: SharedArrayBuffer): Promi
     args: {
       shared,
       maxRecords: FLOOD_MAX_RECORDS,
-      after: 2_000,
+      after: 1_000,
       yieldEvery: 500,
     } satisfies FloodArgs,
     listener,
