@@ -90,7 +90,7 @@ async function restartWhileLogging(transport: "relp" | "tcp", perWorker: number)
 }
 
 Deno.test("RELP: 4 workers, rsyslog restarted with SIGTERM and SIGKILL while logging: every record arrives, duplicates counted", async () => {
-  const perWorker = 10_000;
+  const perWorker = 5_000;
   const result = await restartWhileLogging("relp", perWorker);
   console.log(
     `RELP: ${result.total} records, ${result.received} received, ${result.unique} unique, ` +
