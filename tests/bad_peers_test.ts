@@ -26,7 +26,7 @@ import {
   WELCOME,
 } from "../common/_frames.ts";
 import { BatchBuilder } from "../sender/_batch_builder.ts";
-import { assertCompleteAndOrdered, readJsonLines, tempDir, waitFor } from "./_helpers.ts";
+import { assertCompleteAndOrdered, jsonFile, readJsonLines, tempDir, waitFor } from "./_helpers.ts";
 
 const TOKEN = "the-right-token-for-these-tests";
 const encoder = new FrameEncoder();
@@ -34,7 +34,7 @@ const encoder = new FrameEncoder();
 /** A started, listening listener writing JSON Lines to `file`, with short deadlines. */
 async function listening(file: string) {
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const info = await listener.listen({
     token: TOKEN,
@@ -307,7 +307,7 @@ Deno.test("bad peers: past maxSenders a new sender is refused, told what to do; 
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const conns: Deno.Conn[] = [];
   let good: ProcessHandler | undefined;
@@ -476,7 +476,7 @@ Deno.test("listen: a listen() that failed leaves the listener free to listen aga
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const takenPort = (taken.addr as Deno.NetAddr).port;

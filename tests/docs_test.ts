@@ -11,10 +11,9 @@ import {
 
 const root = new URL("../", import.meta.url);
 
-/** Runs deno to its end; one still running after `timeoutMs` is killed, and `err` says so. */
-async function deno(args: string[], cwd: string | URL = root, env: Record<string, string> = {}) {
-  const timeoutMs = 30_000;
-  const process = new Deno.Command(Deno.execPath(), {
+/** Starts deno with `args`, without colours, its output piped. */
+function spawnDeno(args: string[], cwd: string | URL, env: Record<string, string>) {
+  return new Deno.Command(Deno.execPath(), {
     args,
     cwd,
     env: { NO_COLOR: "1", ...env },
@@ -22,6 +21,12 @@ async function deno(args: string[], cwd: string | URL = root, env: Record<string
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Runs deno to its end; one still running after `timeoutMs` is killed, and `err` says so. */
+async function deno(args: string[], cwd: string | URL = root, env: Record<string, string> = {}) {
+  const timeoutMs = 30_000;
+  const process = spawnDeno(args, cwd, env);
   let killed = false;
   const timer = setTimeout(() => {
     killed = true;
@@ -239,14 +244,7 @@ Deno.test("docs: README's many-processes example runs as written", async () => {
 
 /** A README program that runs until it is stopped: its output as it comes, its exit status. */
 function startProgram(args: string[], cwd: string, env: Record<string, string>) {
-  const process = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const process = spawnDeno(args, cwd, env);
   const output = { out: "", err: "" };
   const collect = async (stream: ReadableStream<Uint8Array>, into: "out" | "err") => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) output[into] += text;

@@ -1,12 +1,12 @@
 // Other processes log into one listener over its socket: real child
 // processes, a real Unix socket, every record counted.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { jsonLinesFormatter, QueueListener } from "@workerlog/workerlog";
-import { FileHandler } from "@std/log";
+import { QueueListener } from "@workerlog/workerlog";
 import {
   AppendedLines,
   assertCompleteAndOrdered,
   fixture,
+  jsonFile,
   type JsonLine,
   readJsonLines,
   readLines,
@@ -51,7 +51,7 @@ Deno.test("processes: 4 children x 100,000 records, each (sender, seq) once and 
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const children: Deno.ChildProcess[] = [];
   try {
@@ -183,7 +183,7 @@ Deno.test("processes: a wrong token is refused and counted; the sender says why"
   await using dir = await tempDir();
   const file = dir.file("out.log");
   await using listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const { env } = await listener.listen();
   const child = start("process_wrong_token.ts", [], env);
@@ -231,7 +231,7 @@ Deno.test("processes: over TCP on loopback, with the token, every record once an
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const children: Deno.ChildProcess[] = [];
   try {

@@ -3,13 +3,7 @@
 // process that trusts the CA, and peers that do not (or speak plain TCP, or
 // bring the wrong token), each refused, closed and counted.
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { FileHandler } from "@std/log";
-import {
-  InvalidOptionError,
-  jsonLinesFormatter,
-  type ListenOptions,
-  QueueListener,
-} from "@workerlog/workerlog";
+import { InvalidOptionError, type ListenOptions, QueueListener } from "@workerlog/workerlog";
 import {
   decodeFrame,
   type Frame,
@@ -19,7 +13,14 @@ import {
   PROTOCOL_VERSION,
   REFUSED,
 } from "../common/_frames.ts";
-import { assertCompleteAndOrdered, fixture, readJsonLines, tempDir, waitFor } from "./_helpers.ts";
+import {
+  assertCompleteAndOrdered,
+  fixture,
+  jsonFile,
+  readJsonLines,
+  tempDir,
+  waitFor,
+} from "./_helpers.ts";
 
 const RECORDS = 5_000;
 
@@ -158,7 +159,7 @@ Deno.test("tls: a child process logs over TLS; untrusting, plain-TCP and wrong-t
   const pki = await makePki(dir.path);
   const file = dir.file("out.log");
   const listener = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const children: Deno.ChildProcess[] = [];
   try {
@@ -293,10 +294,10 @@ Deno.test("tls: a sender that does not trust the certificate never connects, and
   // One listener whose certificate the sender has no CA for, and one whose
   // certificate it trusts but that is for another name than 127.0.0.1.
   const untrusted = new QueueListener([
-    new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+    jsonFile(file),
   ]).start();
   const misnamed = new QueueListener([
-    new FileHandler("INFO", { filename: otherFile, formatter: jsonLinesFormatter }),
+    jsonFile(otherFile),
   ]).start();
   try {
     const [first, second] = await Promise.all([

@@ -4,9 +4,8 @@
 // built a single batch whose join passed V8's longest string, and every
 // record of it was lost.
 import { assert, assertEquals } from "@std/assert";
-import { FileHandler } from "@std/log";
-import { jsonLinesFormatter, type ListenerStats, spawn } from "@workerlog/workerlog";
-import { fixture, tempDir } from "./_helpers.ts";
+import { type ListenerStats, spawn } from "@workerlog/workerlog";
+import { fixture, jsonFile, tempDir } from "./_helpers.ts";
 import { expectedArrivals, logBigRecords } from "./_big_records.ts";
 import { bigRecord, type SizeWorkerArgs } from "./fixtures/size_worker.ts";
 
@@ -27,7 +26,7 @@ Deno.test("sizes: 12 records of 2 MB logged in one task all reach a real file, w
   await spawn(fixture("size_worker.ts"), {
     count: 1,
     args,
-    handlers: [new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter })],
+    handlers: [jsonFile(file)],
   });
   // 24 MB: read line by line.
   const expected = bigRecord(args.size);

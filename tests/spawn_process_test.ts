@@ -10,10 +10,9 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { FileHandler, Logger } from "@std/log";
+import { Logger } from "@std/log";
 import {
   InvalidOptionError,
-  jsonLinesFormatter,
   ListenerStateError,
   ModuleNotFoundError,
   QueueListener,
@@ -422,7 +421,7 @@ Deno.test("spawn in processes: runs share a listener with the main thread; it li
   let stats;
   {
     await using listener = new QueueListener([
-      new FileHandler("INFO", { filename: file, formatter: jsonLinesFormatter }),
+      jsonFile(file),
     ]).start();
     assertEquals(listener.listening, undefined);
     const main = new Logger("main-logger", "INFO", { handlers: [listener.handler()] });
