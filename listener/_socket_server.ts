@@ -273,12 +273,9 @@ export class SocketServer {
     this.#ownDirectory = ownDirectory;
     this.#token = new TextEncoder().encode(token);
     this.#hooks = hooks;
-    this.#resume = checkResume(options.resume);
-    this.#maxFrameBytes = checkWholeNumber(
-      "maxFrameBytes",
-      options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-      1024,
-    );
+    // Checked by checkListenOptions() before anything was bound.
+    this.#resume = resumePoints(options.resume);
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.#frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
     this.#maxPendingPeers = options.maxPendingPeers ?? DEFAULT_MAX_PENDING_PEERS;
@@ -639,6 +636,10 @@ function checkListenOptions(options: ListenOptions) {
     checkWholeNumber("maxPendingPeers", options.maxPendingPeers);
   }
   if (options.maxSenders !== undefined) checkWholeNumber("maxSenders", options.maxSenders);
+  if (options.maxFrameBytes !== undefined) {
+    checkWholeNumber("maxFrameBytes", options.maxFrameBytes, 1024);
+  }
+  checkResume(options.resume);
 }
 
 // cert and key: PEM text, both, and only for "tls". Neither is ever shown
@@ -690,18 +691,17 @@ function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-function checkResume(resume: ListenOptions["resume"]): Map<string, number> {
-  const entries = resume === undefined
-    ? []
-    : resume instanceof Map
-    ? [...resume.entries()]
-    : Object.entries(resume);
-  for (const [name, next] of entries) {
+function checkResume(resume: ListenOptions["resume"]) {
+  for (const [name, next] of resumePoints(resume)) {
     if (!Number.isSafeInteger(next) || next < 0) {
       throw new InvalidOptionError(`resume.${name}`, next, "a whole number of at least 0");
     }
   }
-  return new Map(entries);
+}
+
+function resumePoints(resume: ListenOptions["resume"]): Map<string, number> {
+  if (resume === undefined) return new Map();
+  return new Map(resume instanceof Map ? resume : Object.entries(resume));
 }
 
 // A path of the caller's in a directory only its owner can enter, with a

@@ -496,12 +496,27 @@ Deno.test("listen: a listen() that failed leaves the listener free to listen aga
     );
     assertEquals(inUse.option, "port");
     assert(inUse.cause instanceof Deno.errors.AddrInUse);
-    assertEquals(listener.stats().peers, undefined, "after two failures it does not listen");
+    // Bad options on a free port: refused before the port is bound.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const freePort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    for (
+      const [bad, option] of [
+        [{ maxFrameBytes: 5 }, "maxFrameBytes"],
+        [{ resume: { p: -1 } }, "resume.p"],
+      ] as const
+    ) {
+      const error = await assertRejects(
+        () => listener.listen({ transport: "tcp", port: freePort, token: TOKEN, ...bad }),
+        InvalidOptionError,
+      );
+      assertEquals(error.option, option, error.message);
+    }
+    assertEquals(listener.stats().peers, undefined, "after four failures it does not listen");
 
-    // Good options: it listens, and a sender gets through.
-    const { address } = await listener.listen({ transport: "tcp", token: TOKEN });
-    assert(address.startsWith("tcp:127.0.0.1:"), address);
-    assert(address !== `tcp:127.0.0.1:${takenPort}`, "not the port that was in use");
+    // Good options, on the port the bad ones named: it listens, and a sender gets through.
+    const { address } = await listener.listen({ transport: "tcp", port: freePort, token: TOKEN });
+    assertEquals(address, `tcp:127.0.0.1:${freePort}`);
     await goodSender(address, 1_000);
     assertEquals(listener.stats().peers?.accepted, 1);
     // Once it listens, it still listens only once.
