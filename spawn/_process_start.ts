@@ -264,7 +264,10 @@ function exitOutcome(
   report: Extract<ProcessReport, { kind: "exited" }>,
 ): Outcome {
   const outcome = outcomeOf({ kind: "exited", code: report.code }, name);
-  const received = listener.stats().senders.find((sender) => sender.name === name)?.received;
+  // The last sender of that name is this process: an earlier process of
+  // the same name (names come back once their process is gone) was
+  // detached before it, and detached senders are listed first.
+  const received = listener.stats().senders.findLast((sender) => sender.name === name)?.received;
   const lost = report.logged - (received ?? 0);
   if (lost <= 0) return outcome;
   const note = `${lost} of the ${report.logged} records it logged had not reached the listener ` +

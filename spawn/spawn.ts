@@ -94,8 +94,8 @@ export interface SpawnOptions<A = unknown> extends LoggingOptions {
    * The workers' names are `${name}-${index}`. Default "worker" ("process"
    * with `processes`). When a run on the same listener already uses those
    * names, this run's are `${name}#2-${index}` (or #3, ...), so records
-   * always say which run logged them. Processes never reuse the name of an
-   * earlier process on the same listener.
+   * always say which run logged them. A name comes back to a later run once
+   * the process that had it is gone.
    */
   name?: string;
   /**

@@ -257,6 +257,31 @@ Deno.test("spawn in processes: every way a process fails rejects with a WorkerEr
   for (const [name, pid] of pids) assert(!isRunning(pid), `${name} (pid ${pid}) has ended`);
 });
 
+// Names come back once their process is gone (see the test of runs that
+// share a listener): what Deno.exit() lost is counted from this run's
+// process, not from an earlier one of the same name.
+Deno.test("spawn in processes: after Deno.exit(), a name used before counts only its own records", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  let error: unknown;
+  {
+    await using listener = new QueueListener([jsonFile(file)]).start();
+    const options = { count: 1, listener, processes: NO_PERMISSIONS, name: "again" };
+    await spawn(fixture("process_spawn_count.ts"), { ...options, args: { records: 30_000 } });
+    error = await spawn(fixture("process_spawn_endings.ts"), {
+      ...options,
+      args: { records: 20_000, how: "exit-at-once", code: 3 },
+    }).then(() => undefined, (thrown) => thrown);
+  }
+  assertInstanceOf(error, WorkerError);
+  const lost = Number(
+    /; (\d+) of the 20000 records it logged had not reached/.exec(error.message)?.[1],
+  );
+  assert(lost > 0, `20,000 records logged at once cannot all have left: ${error.message}`);
+  const written = records(await readJsonLines(file)).filter((line) => line.worker === "again-0");
+  assertEquals(written.length - 30_000 + lost, 20_000, "the second run: written + lost = logged");
+});
+
 Deno.test("spawn in processes: an abort ends every process (one that returns, one only SIGTERM ends, one only SIGKILL ends), writes what they sent, and rejects with the reason", async () => {
   await using dir = await tempDir();
   const file = dir.file("out.log");
