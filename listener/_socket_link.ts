@@ -158,6 +158,11 @@ export class SocketLink implements ConnectionLink {
     this.#peer?.closeAfterWrites();
   }
 
+  /** Lets go of a socket that has closed, and of its buffers with it. */
+  forgetClosedPeer(): void {
+    if (this.#peer?.closed) this.#peer = undefined;
+  }
+
   #onFrame(type: number, body: Uint8Array) {
     if (this.#closing) return;
     const frame = decodeFrame(type, body);

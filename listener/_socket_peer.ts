@@ -28,8 +28,6 @@ export class Peer {
   partialSince = 0;
   /** Called for each whole frame, synchronously, in order. */
   onFrame: (type: number, body: Uint8Array) => void = () => {};
-  /** Called after the frames of each read. */
-  onRead: () => void = () => {};
   /** Whether it was closed because it let MAX_QUEUED_REPLY_BYTES of replies pile up. */
   unreadReplies = false;
   #closed = false;
@@ -73,7 +71,6 @@ export class Peer {
       }
       if (!reader.partial) this.partialSince = 0;
       else if (frames > 0 || this.partialSince === 0) this.partialSince = Date.now();
-      this.onRead();
     }
   }
 

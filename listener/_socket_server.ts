@@ -514,7 +514,14 @@ export class SocketServer {
 
   // Refuses peers past their deadlines: no hello in time (silent if they
   // sent nothing, slow if they did), or a frame that has not ended in time.
+  // Forgets the links the listener detached once their socket has closed
+  // (the listener keeps their stats, within its own bound).
   #sweep = () => {
+    for (const [name, link] of this.#links) {
+      if (!link.closed || link.connected) continue;
+      link.forgetClosedPeer();
+      this.#links.delete(name);
+    }
     const now = Date.now();
     for (const peer of this.#pending) {
       if (now - peer.connectedAt > this.#helloTimeoutMs) {
