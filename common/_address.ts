@@ -56,7 +56,7 @@ export function parseAddress(option: string, text: unknown): SocketAddress {
  * users from the socket. `otherwise` says what else the user can do.
  */
 export function ensurePrivateDirectory(path: string, otherwise: string): void {
-  const directory = path.slice(0, Math.max(1, path.lastIndexOf("/")));
+  const directory = directoryOf(path);
   Deno.mkdirSync(directory, { recursive: true, mode: 0o700 });
   const mode = Deno.statSync(directory).mode;
   if (mode !== null && (mode & 0o077) !== 0) {
@@ -67,4 +67,10 @@ export function ensurePrivateDirectory(path: string, otherwise: string): void {
         `${(mode & 0o777).toString(8)}: chmod 700 it, or ${otherwise}`,
     );
   }
+}
+
+/** The directory part of `path`: "." for a bare name, "/" for a file at the root. */
+export function directoryOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
 }

@@ -78,9 +78,11 @@ function checkAppending(handlers: unknown) {
   }
 }
 
+// @std/log's FileHandler keeps its mode under a private symbol; a handler
+// that shows a `mode` (BatchFileHandler) is taken at its word.
 function modeOf(handler: object): unknown {
   for (const key of Object.getOwnPropertySymbols(handler)) {
     if (key.description === "mode") return (handler as Record<symbol, unknown>)[key];
   }
-  return undefined;
+  return (handler as { mode?: unknown }).mode;
 }

@@ -66,6 +66,8 @@ const NEWLINE = 10;
 export class BatchFileHandler extends BaseHandler {
   /** The log file's path. */
   readonly filename: string;
+  /** How the file is opened: "a" appends (the default), "w" truncates, "x" must be new. */
+  readonly mode: LogMode;
   /** The most bytes kept while writes fail (see the option). */
   readonly maxKeptBytes: number;
   readonly #openOptions: Deno.OpenOptions;
@@ -103,6 +105,7 @@ export class BatchFileHandler extends BaseHandler {
       );
     }
     this.filename = filename;
+    this.mode = mode;
     this.maxKeptBytes = maxKeptBytes;
     this.#openOptions = {
       createNew: mode === "x",

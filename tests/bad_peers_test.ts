@@ -25,6 +25,7 @@ import {
   REFUSED,
   WELCOME,
 } from "../common/_frames.ts";
+import { directoryOf } from "../common/_address.ts";
 import { BatchBuilder } from "../sender/_batch_builder.ts";
 import { assertCompleteAndOrdered, jsonFile, readJsonLines, tempDir, waitFor } from "./_helpers.ts";
 
@@ -610,4 +611,9 @@ Deno.test("listen: a socket path in a directory others can enter is refused, say
   const made = dir.file("made");
   await listener.listen({ path: `${made}/log.sock`, token: TOKEN });
   assertEquals((await Deno.stat(made)).mode! & 0o777, 0o700);
+  // The directory checked is the socket's own, for any path listen() takes.
+  assertEquals(
+    ["log.sock", "/log.sock", "run/log.sock", "/a/b/log.sock"].map(directoryOf),
+    [".", "/", "run", "/a/b"],
+  );
 });

@@ -376,29 +376,32 @@ Deno.test("serve: the writer is SIGKILLed while others log; one takes over, noth
   }
 });
 
-Deno.test("serve: a handler that would truncate on takeover is refused; the instance says what it could not deliver", async () => {
-  await using dir = await tempDir();
-  const child = startChild([
-    "run",
-    ...INSTANCE_PERMISSIONS,
-    fixture("serve_truncating.ts").pathname,
-    dir.file("log.sock"),
-    dir.file("app.log"),
-  ]);
-  try {
-    const status = await exited(child, "the instance with a truncating handler");
-    assertEquals(status.code, 0);
-    const stderr = await child.stderr;
-    assertStringIncludes(stderr, "FileHandler (mode w)");
-    assertStringIncludes(stderr, "handlers that append");
-    assertEquals(stderr.split("This instance was elected").length - 1, 1, `once: ${stderr}`);
-    assertStringIncludes(stderr, "is ending without 1 records");
-    const [line] = child.lines as { writerError: string }[];
-    assertStringIncludes(line.writerError, "could not start");
-  } finally {
-    kill(child);
-  }
-});
+for (const [kind, handler] of [["file", "FileHandler"], ["batch", "BatchFileHandler"]] as const) {
+  Deno.test(`serve: a ${handler} that would truncate on takeover is refused; the instance says what it could not deliver`, async () => {
+    await using dir = await tempDir();
+    const child = startChild([
+      "run",
+      ...INSTANCE_PERMISSIONS,
+      fixture("serve_truncating.ts").pathname,
+      dir.file("log.sock"),
+      dir.file("app.log"),
+      kind,
+    ]);
+    try {
+      const status = await exited(child, `the instance with a truncating ${handler}`);
+      assertEquals(status.code, 0);
+      const stderr = await child.stderr;
+      assertStringIncludes(stderr, `"${handler} (mode w)"`);
+      assertStringIncludes(stderr, "handlers that append");
+      assertEquals(stderr.split("This instance was elected").length - 1, 1, `once: ${stderr}`);
+      assertStringIncludes(stderr, "is ending without 1 records");
+      const [line] = child.lines as { writerError: string }[];
+      assertStringIncludes(line.writerError, "could not start");
+    } finally {
+      kill(child);
+    }
+  });
+}
 
 Deno.test("serve: an onWriterChange that throws is reported, and the instance writes and ends as usual", async () => {
   await using dir = await tempDir();
