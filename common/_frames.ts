@@ -668,7 +668,12 @@ export function hasControlCharacters(text: string): boolean {
 
 /** 16 random bytes as hex: a session id. */
 export function newSession(): string {
-  return bytesHex(crypto.getRandomValues(new Uint8Array(16)));
+  return randomHex(16);
+}
+
+/** `bytes` random bytes as hex: session ids, tokens, names. */
+export function randomHex(bytes: number): string {
+  return bytesHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 function hexBytes(hex: string): Uint8Array {

@@ -60,7 +60,6 @@ export function checkBoolean(option: string, value: unknown): boolean {
   return value;
 }
 
-/** Throws unless `value` is one of `choices`. */
 /**
  * A listener's token: 16 to 512 characters without control characters (it
  * travels in the hello). `otherwise` says what leaving it out does. The
@@ -98,6 +97,7 @@ export function checkRouting(options: LoggingOptions): Routing {
   return routing;
 }
 
+/** Throws unless `value` is one of `choices`. */
 export function checkChoice<T extends string>(
   option: string,
   value: unknown,

@@ -7,6 +7,7 @@
  * @module
  */
 import { ensurePrivateDirectory } from "../common/_address.ts";
+import { randomHex } from "../common/_frames.ts";
 import { checkToken } from "../common/_options.ts";
 import { InvalidOptionError } from "../errors.ts";
 
@@ -66,7 +67,7 @@ function readOrCreateToken(tokenPath: string): string {
   const existing = readToken(tokenPath);
   if (existing !== undefined) return existing;
   const draft = `${tokenPath}.${Deno.pid}.${crypto.randomUUID()}`;
-  Deno.writeTextFileSync(draft, randomToken(), { createNew: true, mode: 0o600 });
+  Deno.writeTextFileSync(draft, randomHex(32), { createNew: true, mode: 0o600 });
   try {
     Deno.linkSync(draft, tokenPath);
   } catch (error) {
@@ -93,19 +94,14 @@ function readToken(tokenPath: string): string | undefined {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  const token = text.trim();
-  if (token.length < 16) {
+  try {
+    return checkToken(text.trim(), "get a random one");
+  } catch {
     throw new InvalidOptionError(
       "token",
       "(hidden)",
-      `a token file of at least 16 characters; ${tokenPath} holds ${token.length}: ` +
-        `remove it and a new one is written`,
+      `a token file holding 16 to 512 characters without control characters; ${tokenPath} ` +
+        `does not: remove it and a new one is written`,
     );
   }
-  return token;
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

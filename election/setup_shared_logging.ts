@@ -1,4 +1,5 @@
 import type { BaseHandler, FormatterFunction } from "@std/log";
+import { randomHex } from "../common/_frames.ts";
 import { checkLevel, checkWholeNumber } from "../common/_options.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { InvalidOptionError } from "../errors.ts";
@@ -261,11 +262,4 @@ function pick<T extends object, K extends keyof T>(object: T, keys: K[]): Partia
   const picked: Partial<Pick<T, K>> = {};
   for (const key of keys) if (object[key] !== undefined) picked[key] = object[key];
   return picked;
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
 }

@@ -36,6 +36,7 @@ import {
   HELLO,
   type Hello,
   PROTOCOL_VERSION,
+  randomHex,
 } from "../common/_frames.ts";
 import { InvalidOptionError, ListenerStateError } from "../errors.ts";
 import { type LinkCounters, SocketLink } from "./_socket_link.ts";
@@ -300,7 +301,7 @@ export class SocketServer {
   /** Checks the options, opens the socket and starts accepting. */
   static async open(options: ListenOptions, hooks: SocketServerHooks): Promise<SocketServer> {
     checkListenOptions(options);
-    const token = options.token ?? randomToken();
+    const token = options.token ?? randomHex(32);
     const transport = options.transport ?? "unix";
     if (transport === "unix") {
       const { path, ownDirectory } = await prepareSocketPath(options.path);
@@ -590,12 +591,6 @@ function listenTls(hostname: string, port: number, cert: string, key: string): D
       `the unencrypted private key that belongs to the certificate in cert (${said})`,
     );
   }
-}
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replaceAll("=", "");
 }
 
 // Compares in time that depends only on the expected token's length, not

@@ -458,4 +458,12 @@ Deno.test("serve: bad options are refused before anything starts", async () => {
   await Deno.chmod(open, 0o755);
   refused({ path: `${open}/log.sock`, handlers }, "path", "chmod 700");
   assertEquals([...Deno.readDirSync(open)], [], "nothing was created");
+  // A token file the listener could not use (too short, too long, a
+  // control character) is refused at setup, saying what to do.
+  const shared = dir.file("shared");
+  await Deno.mkdir(shared, { mode: 0o700 });
+  for (const token of ["short", "x".repeat(600), `${"a".repeat(20)}\u0007b`]) {
+    await Deno.writeTextFile(`${shared}/log.sock.token`, token, { mode: 0o600 });
+    refused({ path: `${shared}/log.sock`, handlers }, "token", "remove it and a new one");
+  }
 });
