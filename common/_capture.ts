@@ -80,9 +80,8 @@ function convert(value: unknown, path: object[], depth: number): unknown {
     case "boolean":
       return value;
     case "number":
-      return Number.isFinite(value) ? value : String(value);
     case "bigint":
-      return `${value}n`;
+      return convertNumber(value);
     case "symbol":
       return value.toString();
     case "function":
@@ -174,12 +173,13 @@ function convertView(view: ArrayBufferView): unknown {
   if (view instanceof DataView) return `[DataView ${view.byteLength} bytes]`;
   const items = view as unknown as ArrayLike<number | bigint>;
   size += items.length * PRIMITIVE_SIZE;
-  // A float array can hold NaN and ±Infinity, which JSON cannot: strings,
-  // as convert() makes of such numbers anywhere else.
-  return Array.from(
-    items,
-    (item) => typeof item === "bigint" ? `${item}n` : Number.isFinite(item) ? item : String(item),
-  );
+  return Array.from(items, convertNumber);
+}
+
+// JSON has no NaN, ±Infinity or BigInt: they become strings ("NaN", "1n"),
+// in a typed array as anywhere else.
+function convertNumber(value: number | bigint): number | string {
+  return typeof value === "bigint" ? `${value}n` : Number.isFinite(value) ? value : String(value);
 }
 
 function describeFunction(fn: unknown): string {
