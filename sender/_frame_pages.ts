@@ -64,11 +64,12 @@ export class FramePages {
     }
     const fresh = this.#freshPage();
     const stored = this.#storeOn(fresh, batch, maxBytes);
-    if (stored !== null) {
+    if (stored !== null && stored !== undefined) {
       this.#current = fresh;
       return stored;
     }
-    this.#giveBack(fresh);
+    this.#giveBack(fresh); // the current page keeps its room
+    if (stored === undefined) return undefined;
     // Larger than a page: a copy of its own.
     const bytes = this.#encoder.batch(batch);
     return bytes.length > maxBytes ? undefined : { bytes, page: undefined };

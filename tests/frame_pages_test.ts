@@ -105,6 +105,18 @@ Deno.test("frame pages: a frame larger than a page gets its own buffer; one over
   assertEquals(next.bytes.byteOffset, small.bytes.byteOffset + small.bytes.length);
 });
 
+Deno.test("frame pages: a frame refused for maxBytes leaves the current page current", () => {
+  const pages = new FramePages(new FrameEncoder(), PAGE);
+  // Two batches of a little over half a page: the second fits only a fresh page.
+  let count = 1;
+  while (new FrameEncoder().batch(records(0, count)).length < PAGE * 0.55) count++;
+  const first = pages.store(records(0, count), Infinity)!;
+  assertEquals(pages.store(records(count, count), PAGE / 2), undefined);
+  const after = pages.store(records(2 * count, 1), Infinity)!;
+  assertStrictEquals(after.page, first.page, "the refused frame took no page");
+  assertEquals(after.bytes.byteOffset, first.bytes.length);
+});
+
 Deno.test("frame pages: after retire() no page in use before is reused", () => {
   const pages = new FramePages(new FrameEncoder(), PAGE);
   const before = pages.store(records(0, 3), Infinity)!;
