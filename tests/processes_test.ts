@@ -1,7 +1,7 @@
 // Other processes log into one listener over its socket: real child
 // processes, a real Unix socket, every record counted.
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { QueueListener } from "@workerlog/workerlog";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { InvalidOptionError, QueueListener } from "@workerlog/workerlog";
 import {
   AppendedLines,
   assertCompleteAndOrdered,
@@ -255,10 +255,12 @@ Deno.test("processes: over TCP on loopback, with the token, every record once an
 
 Deno.test("processes: TCP listening refuses an address that is not loopback", async () => {
   await using listener = new QueueListener([]).start();
-  const error = await listener.listen({ transport: "tcp", hostname: "0.0.0.0" }).then(
-    () => undefined,
-    (error) => error,
+  const error = await assertRejects(
+    () => listener.listen({ transport: "tcp", hostname: "0.0.0.0" }),
+    InvalidOptionError,
+    'between hosts use transport "tls"',
   );
-  assert(error instanceof Error, "listen() on 0.0.0.0 over plain TCP must fail");
+  assertEquals(error.option, "hostname");
   assertStringIncludes(error.message, "0.0.0.0");
+  assertEquals(listener.stats().peers, undefined, "it does not listen");
 });

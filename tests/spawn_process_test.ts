@@ -544,6 +544,8 @@ Deno.test("spawn in processes: their stdout and stderr are the program's, and th
     } catch {
       // Already gone.
     }
+    // A wait that failed before the pids were read leaves them in the file.
+    if (pids.size === 0) pids = startedPids(await readJsonLines(file).catch(() => []));
     for (const pid of pids.values()) {
       try {
         Deno.kill(pid, "SIGKILL");

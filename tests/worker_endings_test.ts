@@ -100,12 +100,17 @@ Deno.test("endings: an abort whose reason has no prototype still reaches the wor
   });
   // Both running, so that each can answer within the abort's grace even on
   // a machine too busy to load a worker's module in that time.
-  await waitFor("both workers logging", () => {
-    const senders = listener.stats().senders.filter((sender) => sender.received > 0);
-    return senders.length === 2;
-  });
-  aborter.abort(Object.assign(Object.create(null), { why: "shutdown" }));
-  const reason = await run.then(() => undefined, (error) => error);
+  const settled = run.then(() => undefined, (error) => error);
+  try {
+    await waitFor("both workers logging", () => {
+      const senders = listener.stats().senders.filter((sender) => sender.received > 0);
+      return senders.length === 2;
+    });
+  } finally {
+    // On a failed wait too: no worker is left logging after the test.
+    aborter.abort(Object.assign(Object.create(null), { why: "shutdown" }));
+  }
+  const reason = await settled;
   await listener.stop();
   assertEquals(Object.getPrototypeOf(reason), null, "spawn rejects with the reason itself");
   const lines = await readJsonLines(file);
