@@ -30,11 +30,6 @@ export class Leadership {
     this.#file = Deno.openSync(lockPath, { read: true, write: true, create: true, mode: 0o600 });
   }
 
-  /** Whether this instance holds the lock. */
-  get held(): boolean {
-    return this.#held;
-  }
-
   /** Takes the lock if no one holds it; never waits. False once closed. */
   tryAcquire(): boolean {
     if (!this.#held && !this.#closed) this.#held = this.#file.tryLockSync(true);

@@ -16,9 +16,9 @@ import { openSharedFiles } from "./_shared_directory.ts";
 import { SharedInstance } from "./_shared_instance.ts";
 
 /** How long a writer that is leaving waits for the other instances, unless `lingerMs` says otherwise. */
-export const DEFAULT_LINGER_MS = 2_000;
+const DEFAULT_LINGER_MS = 2_000;
 /** How long a leaving instance waits for its records to be written, unless `closeTimeoutMs` says otherwise. */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 
 /**
  * Options of {@linkcode setupSharedLogging}.

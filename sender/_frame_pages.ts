@@ -13,7 +13,7 @@ import type { FrameEncoder } from "../common/_frames.ts";
 import type { LineBatch, RecordBatch } from "../common/_wire.ts";
 
 /** The size of one page; a frame larger than this gets a buffer of its own. */
-export const PAGE_BYTES = 1024 * 1024;
+const PAGE_BYTES = 1024 * 1024;
 /**
  * Emptied pages kept for reuse (beyond the current one). Only pages that
  * were once in use are kept, so a sender never holds more than the most it
