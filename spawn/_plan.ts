@@ -33,6 +33,19 @@ export interface Plan {
 }
 
 /** Checks every option; throws an InvalidOptionError (or ModuleNotFoundError) naming the first bad one. */
+/**
+ * One run's sender names: `${name}-${index}`, or `${name}#k-${index}` for
+ * the first k whose names `take` accepts (it says whether they are free,
+ * and may reserve them).
+ */
+export function runNames(plan: Plan, take: (names: string[]) => boolean): string[] {
+  for (let run = 1;; run++) {
+    const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;
+    const names = Array.from({ length: plan.count }, (_, index) => `${prefix}-${index}`);
+    if (take(names)) return names;
+  }
+}
+
 export async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promise<Plan> {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionError(

@@ -18,6 +18,7 @@
  */
 import { deserialize, serialize } from "node:v8";
 import type { LevelName } from "@std/log";
+import { concatFrames } from "../common/_frames.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import type { AbortMessage, Ending } from "./_control.ts";
 
@@ -102,13 +103,7 @@ export class MessageReader {
 
   // Everything read so far, as one piece (a copy only if it is in several).
   #joined(): Uint8Array {
-    if (this.#chunks.length === 1) return this.#chunks[0];
-    const joined = new Uint8Array(this.#length);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      joined.set(chunk, at);
-      at += chunk.length;
-    }
+    const joined = concatFrames(this.#chunks);
     this.#chunks = [joined];
     return joined;
   }

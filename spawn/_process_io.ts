@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatFrames } from "../common/_frames.ts";
 import { encodeMessage, type ToProcess } from "./_process_control.ts";
 
 /** How much of a child's stderr is kept for its error. */
@@ -58,14 +59,9 @@ export class StderrTail {
 
   /** The last lines, without terminal colours; "" if there were none. */
   text(): string {
-    const bytes = new Uint8Array(this.#keptBytes);
-    let at = 0;
-    for (const chunk of this.#kept) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
     // deno-lint-ignore no-control-regex
-    const text = new TextDecoder().decode(bytes).replace(/\x1b\[[0-9;]*m/g, "").trim();
+    const text = new TextDecoder().decode(concatFrames(this.#kept)).replace(/\x1b\[[0-9;]*m/g, "")
+      .trim();
     return text.split("\n").slice(-TAIL_LINES).join("\n");
   }
 

@@ -16,7 +16,7 @@ import {
   reserveProcessNames,
 } from "../listener/queue_listener.ts";
 import { join, type Outcome, outcomeOf, type RunningWorker } from "./_join.ts";
-import type { Plan } from "./_plan.ts";
+import { type Plan, runNames } from "./_plan.ts";
 import {
   deserializeValue,
   type ProcessReport,
@@ -56,7 +56,7 @@ interface ProcessRun {
 export async function runProcesses<R>(listener: QueueListener, plan: Plan): Promise<R[]> {
   const args = serializeValue(plan.args);
   const { address, token } = await (listener.listening ?? listener.listen());
-  const names = reserveNames(listener, plan);
+  const names = runNames(plan, (names) => reserveProcessNames(listener, names));
   try {
     const directory = await privateDirectory();
     try {
@@ -72,15 +72,6 @@ export async function runProcesses<R>(listener: QueueListener, plan: Plan): Prom
   } finally {
     // Releases the names of processes that never started (the others are detached).
     await Promise.all(names.map((name) => listener.detach(name)));
-  }
-}
-
-/** `${name}-${index}`, or `${name}#k-${index}` when live senders have those names. */
-function reserveNames(listener: QueueListener, plan: Plan): string[] {
-  for (let run = 1;; run++) {
-    const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;
-    const names = Array.from({ length: plan.count }, (_, index) => `${prefix}-${index}`);
-    if (reserveProcessNames(listener, names)) return names;
   }
 }
 

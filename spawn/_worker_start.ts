@@ -11,7 +11,7 @@ import { describeError, WorkerError } from "../errors.ts";
 import type { SenderHub } from "../listener/_sender_hub.ts";
 import { type FromWorker, START_KEY, type StartMessage, type ToWorker } from "./_control.ts";
 import { join, type Outcome, outcomeOf, type RunningWorker } from "./_join.ts";
-import type { Plan } from "./_plan.ts";
+import { type Plan, runNames } from "./_plan.ts";
 
 const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
 
@@ -25,7 +25,7 @@ export function runWorkers<R>(
   plan: Plan,
   mailboxes: Mailbox[],
 ): Promise<R[]> {
-  const names = workerNames(listener, plan);
+  const names = runNames(plan, (names) => names.every((name) => listener.isNameFree(name)));
   const onMessage = plan.onMessage ?? warnOnce(names[0]);
   return join<R>(
     plan,
@@ -41,15 +41,6 @@ export function runWorkers<R>(
         mailboxes[index] ??= new Mailbox(),
       ),
   );
-}
-
-/** The names of one run's workers: `${name}-${index}`, or `${name}#k-${index}` when taken. */
-function workerNames(listener: SenderHub, plan: Plan): string[] {
-  for (let run = 1;; run++) {
-    const prefix = run === 1 ? plan.name : `${plan.name}#${run}`;
-    const names = Array.from({ length: plan.count }, (_, index) => `${prefix}-${index}`);
-    if (names.every((name) => listener.isNameFree(name))) return names;
-  }
 }
 
 /**
