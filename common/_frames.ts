@@ -138,8 +138,7 @@ export class FrameEncoder {
   }
 
   /** A batch of records or lines; its texts as UTF-8, names and args as JSON. */
-  batch(batch: RecordBatch | LineBatch): Uint8Array {
-    const texts = batchTexts(batch);
+  batch(batch: RecordBatch | LineBatch, texts: BatchTexts = batchTexts(batch)): Uint8Array {
     const w = this.#start(batchType(batch), fixedBatchBytes(batch) + texts.length * 3);
     writeBatch(w, batch, texts);
     return w.end();
@@ -149,12 +148,16 @@ export class FrameEncoder {
    * Encodes a batch frame straight into `out` from `at` on, without a copy.
    * Returns where the frame ends, or -1 when it does not fit in what is left
    * of `out` (nothing then counts as written). `view` is a DataView of
-   * `out`'s whole buffer.
+   * `out`'s whole buffer. `texts`: the batch's, when the caller has them.
    */
-  batchInto(batch: RecordBatch | LineBatch, out: Uint8Array, view: DataView, at: number): number {
-    const texts = batchTexts(batch);
-    // UTF-8 takes at least a byte per UTF-16 unit: what cannot fit is not tried.
-    if (at + HEADER_BYTES + fixedBatchBytes(batch) + texts.length > out.length) return -1;
+  batchInto(
+    batch: RecordBatch | LineBatch,
+    out: Uint8Array,
+    view: DataView,
+    at: number,
+    texts: BatchTexts = batchTexts(batch),
+  ): number {
+    if (at + minBatchFrameBytes(batch, texts) > out.length) return -1;
     const w = new Writer(out, view, batchType(batch), at);
     writeBatch(w, batch, texts);
     return w.overflowed ? -1 : w.finish();
@@ -197,7 +200,7 @@ export class FrameEncoder {
 }
 
 /** The texts of a batch frame, as they go on the wire. */
-interface BatchTexts {
+export interface BatchTexts {
   text: string;
   /** Logger names and args, as JSON (records only). */
   names: string;
@@ -206,7 +209,16 @@ interface BatchTexts {
   length: number;
 }
 
-function batchTexts(batch: RecordBatch | LineBatch): BatchTexts {
+/**
+ * The fewest bytes a batch's frame can take: UTF-8 takes at least a byte per
+ * UTF-16 unit, so a frame longer than this is not tried where it cannot fit.
+ */
+export function minBatchFrameBytes(batch: RecordBatch | LineBatch, texts: BatchTexts): number {
+  return HEADER_BYTES + fixedBatchBytes(batch) + texts.length;
+}
+
+/** A batch's texts (names and args as JSON): built once per batch, however often it is tried. */
+export function batchTexts(batch: RecordBatch | LineBatch): BatchTexts {
   const text = batch.text;
   if (batch.kind === LINES) return { text, names: "", args: "", length: text.length };
   const names = JSON.stringify(batch.loggerNames);

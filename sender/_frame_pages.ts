@@ -9,7 +9,12 @@
  *
  * @module
  */
-import type { FrameEncoder } from "../common/_frames.ts";
+import {
+  type BatchTexts,
+  batchTexts,
+  type FrameEncoder,
+  minBatchFrameBytes,
+} from "../common/_frames.ts";
 import type { LineBatch, RecordBatch } from "../common/_wire.ts";
 
 /** The size of one page; a frame larger than this gets a buffer of its own. */
@@ -57,21 +62,24 @@ export class FramePages {
    * longer than `maxBytes`.
    */
   store(batch: RecordBatch | LineBatch, maxBytes: number): StoredFrame | undefined {
+    const texts = batchTexts(batch);
     const page = this.#current;
     if (page !== undefined) {
-      const stored = this.#storeOn(page, batch, maxBytes);
+      const stored = this.#storeOn(page, batch, texts, maxBytes);
       if (stored !== null) return stored;
     }
-    const fresh = this.#freshPage();
-    const stored = this.#storeOn(fresh, batch, maxBytes);
-    if (stored !== null && stored !== undefined) {
-      this.#current = fresh;
-      return stored;
+    if (minBatchFrameBytes(batch, texts) <= this.#pageBytes) {
+      const fresh = this.#freshPage();
+      const stored = this.#storeOn(fresh, batch, texts, maxBytes);
+      if (stored !== null && stored !== undefined) {
+        this.#current = fresh;
+        return stored;
+      }
+      this.#giveBack(fresh); // the current page keeps its room
+      if (stored === undefined) return undefined;
     }
-    this.#giveBack(fresh); // the current page keeps its room
-    if (stored === undefined) return undefined;
     // Larger than a page: a copy of its own.
-    const bytes = this.#encoder.batch(batch);
+    const bytes = this.#encoder.batch(batch, texts);
     return bytes.length > maxBytes ? undefined : { bytes, page: undefined };
   }
 
@@ -99,10 +107,11 @@ export class FramePages {
   #storeOn(
     page: Page,
     batch: RecordBatch | LineBatch,
+    texts: BatchTexts,
     maxBytes: number,
   ): StoredFrame | undefined | null {
     const start = page.used;
-    const end = this.#encoder.batchInto(batch, page.bytes, page.view, start);
+    const end = this.#encoder.batchInto(batch, page.bytes, page.view, start, texts);
     if (end < 0) return null;
     if (end - start > maxBytes) return undefined;
     page.used = end;
