@@ -135,6 +135,12 @@ export function toModuleUrl(option: string, module: unknown, example: string): U
   }
   if (URL.canParse(module) && !/^[a-zA-Z]:[\\/]/.test(module)) return new URL(module);
   const cwd = Deno.cwd().replaceAll("\\", "/");
-  const base = new URL(`file://${cwd.startsWith("/") ? "" : "/"}${encodeURI(cwd)}/`);
-  return new URL(encodeURI(module.replaceAll("\\", "/")), base);
+  const base = new URL(`file://${cwd.startsWith("/") ? "" : "/"}${encodePath(cwd)}/`);
+  return new URL(encodePath(module.replaceAll("\\", "/")), base);
+}
+
+// A path as a URL path: encodeURI leaves "#" and "?", which a URL reads as
+// the start of a fragment or a query, not as part of a file name.
+function encodePath(path: string): string {
+  return encodeURI(path).replaceAll("#", "%23").replaceAll("?", "%3F");
 }

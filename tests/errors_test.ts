@@ -45,6 +45,14 @@ Deno.test("errors: a relative module path is taken from the current directory", 
     ModuleNotFoundError,
   );
   assertEquals(error.url, new URL("./no/such/worker.ts", `file://${Deno.cwd()}/`).href);
+  // "#" and "?" are part of a file name, not a fragment or a query.
+  for (const name of ["./no/such/worker#1.ts", "./no/such/worker?a.ts"]) {
+    const named = await assertRejects(
+      () => spawn(name, { count: 1, handlers: [] }),
+      ModuleNotFoundError,
+    );
+    assertEquals(decodeURIComponent(new URL(named.url).pathname), `${Deno.cwd()}/${name.slice(2)}`);
+  }
 });
 
 Deno.test("errors: a log file whose directory does not exist fails with the path and the fix", async () => {
