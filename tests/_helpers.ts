@@ -8,6 +8,13 @@ export function jsonFile(filename: string, level: LevelName = "INFO"): FileHandl
   return new FileHandler(level, { filename, formatter: jsonLinesFormatter });
 }
 
+/**
+ * How long a test lets a child process run before it is sent SIGTERM (the
+ * `signal` of its Deno.Command): a hung child fails its test instead of
+ * hanging the suite.
+ */
+export const CHILD_DEADLINE_MS = 60_000;
+
 /** A fresh temporary directory, removed when the returned object is disposed. */
 export async function tempDir(): Promise<
   AsyncDisposable & { path: string; file(name: string): string }

@@ -1,7 +1,7 @@
 // The benchmarks run in CI only as a smoke check that they still execute:
 // a small N, and no timing is asserted.
 import { assert, assertEquals } from "@std/assert";
-import { tempDir } from "./_helpers.ts";
+import { CHILD_DEADLINE_MS, tempDir } from "./_helpers.ts";
 import { TRANSPORT_SCALE } from "../bench/_shape.ts";
 
 const root = new URL("../", import.meta.url);
@@ -13,6 +13,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(2 * CHILD_DEADLINE_MS), // every case's processes in turn
   }).output();
   const out = new TextDecoder().decode(stdout);
   assertEquals(code, 0, new TextDecoder().decode(stderr));

@@ -5,6 +5,7 @@ import { InvalidOptionError, QueueListener } from "@workerlog/workerlog";
 import {
   AppendedLines,
   assertCompleteAndOrdered,
+  CHILD_DEADLINE_MS,
   fixture,
   jsonFile,
   type JsonLine,
@@ -24,6 +25,7 @@ function start(name: string, args: string[], env: Record<string, string> = {}) {
     env,
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
   }).spawn();
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../common/_frames.ts";
 import {
   assertCompleteAndOrdered,
+  CHILD_DEADLINE_MS,
   fixture,
   jsonFile,
   readJsonLines,
@@ -96,6 +97,7 @@ function startChild(env: Record<string, string>, caFile: string, count: number, 
     ],
     env,
     stdin: wait ? "piped" : "null",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

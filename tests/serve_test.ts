@@ -8,6 +8,7 @@ import { InvalidOptionError, setupSharedLogging } from "@workerlog/workerlog";
 import {
   AppendedLines,
   assertCompleteAndOrdered,
+  CHILD_DEADLINE_MS,
   fixture,
   type JsonLine,
   readJsonLines,
@@ -31,6 +32,7 @@ function startChild(args: string[], env: Record<string, string> = {}, stdin = fa
     stdin: stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
   }).spawn();
   const lines: Record<string, unknown>[] = [];
   const done = (async () => {
