@@ -15,6 +15,14 @@ export function jsonFile(filename: string, level: LevelName = "INFO"): FileHandl
  */
 export const CHILD_DEADLINE_MS = 60_000;
 
+/** A loopback TCP port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
 /** A fresh temporary directory, removed when the returned object is disposed. */
 export async function tempDir(): Promise<
   AsyncDisposable & { path: string; file(name: string): string }

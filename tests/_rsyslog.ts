@@ -3,7 +3,7 @@
 // It writes every message it receives as rsyslog's %jsonmesg% (one JSON
 // object per line) to `output`.
 import { assert } from "@std/assert";
-import { AppendedLines } from "./_helpers.ts";
+import { AppendedLines, freePort } from "./_helpers.ts";
 
 /** The TLS files imtcp serves with (gtls driver, anonymous clients). */
 export interface TlsFiles {
@@ -308,12 +308,6 @@ export class Rsyslog implements AsyncDisposable {
  * imtcp's listenPortFileName, so its port is picked this way; a clash
  * shows as a clear "did not listen" failure.)
  */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** Makes a CA and a server certificate for 127.0.0.1 and localhost with openssl, in `dir`. */
 export async function makeCertificates(dir: string): Promise<TlsFiles> {

@@ -27,7 +27,14 @@ import {
 } from "../common/_frames.ts";
 import { directoryOf } from "../common/_address.ts";
 import { BatchBuilder } from "../sender/_batch_builder.ts";
-import { assertCompleteAndOrdered, jsonFile, readJsonLines, tempDir, waitFor } from "./_helpers.ts";
+import {
+  assertCompleteAndOrdered,
+  freePort,
+  jsonFile,
+  readJsonLines,
+  tempDir,
+  waitFor,
+} from "./_helpers.ts";
 
 const TOKEN = "the-right-token-for-these-tests";
 const encoder = new FrameEncoder();
@@ -498,9 +505,7 @@ Deno.test("listen: a listen() that failed leaves the listener free to listen aga
     assertEquals(inUse.option, "port");
     assert(inUse.cause instanceof Deno.errors.AddrInUse);
     // Bad options on a free port: refused before the port is bound.
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const freePort = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const port = freePort();
     for (
       const [bad, option] of [
         [{ maxFrameBytes: 5 }, "maxFrameBytes"],
@@ -508,7 +513,7 @@ Deno.test("listen: a listen() that failed leaves the listener free to listen aga
       ] as const
     ) {
       const error = await assertRejects(
-        () => listener.listen({ transport: "tcp", port: freePort, token: TOKEN, ...bad }),
+        () => listener.listen({ transport: "tcp", port, token: TOKEN, ...bad }),
         InvalidOptionError,
       );
       assertEquals(error.option, option, error.message);
@@ -516,8 +521,8 @@ Deno.test("listen: a listen() that failed leaves the listener free to listen aga
     assertEquals(listener.stats().peers, undefined, "after four failures it does not listen");
 
     // Good options, on the port the bad ones named: it listens, and a sender gets through.
-    const { address } = await listener.listen({ transport: "tcp", port: freePort, token: TOKEN });
-    assertEquals(address, `tcp:127.0.0.1:${freePort}`);
+    const { address } = await listener.listen({ transport: "tcp", port, token: TOKEN });
+    assertEquals(address, `tcp:127.0.0.1:${port}`);
     await goodSender(address, 1_000);
     assertEquals(listener.stats().peers?.accepted, 1);
     // Once it listens, it still listens only once.

@@ -3,6 +3,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import {
   assertCompleteAndOrdered,
+  freePort,
   readJsonLines,
   readLines,
   tempDir,
@@ -285,13 +286,6 @@ function startProgram(args: string[], cwd: string, env: Record<string, string>) 
       await reading;
     },
   };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 Deno.test("docs: README's processes-instead-of-workers example runs with its command line", async () => {

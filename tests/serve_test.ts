@@ -10,6 +10,7 @@ import {
   assertCompleteAndOrdered,
   CHILD_DEADLINE_MS,
   fixture,
+  freePort,
   type JsonLine,
   readJsonLines,
   tempDir,
@@ -75,13 +76,6 @@ function events(child: Child, event: string) {
 /** The records of the senders (not a listener's own notices). */
 function records(lines: JsonLine[]): JsonLine[] {
   return lines.filter((line) => line.logger !== "workerlog");
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function isListening(path: string): Promise<boolean> {

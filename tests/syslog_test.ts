@@ -11,11 +11,12 @@ import {
   type WorkerlogError,
 } from "@workerlog/workerlog";
 import { SyslogHandler, type SyslogHandlerOptions } from "@workerlog/workerlog";
-import { freePort, makeCertificates, Rsyslog } from "./_rsyslog.ts";
+import { makeCertificates, Rsyslog } from "./_rsyslog.ts";
 import { handlerFor, record, sdParams } from "./_syslog.ts";
 import {
   assertCompleteAndOrdered,
   fixture,
+  freePort,
   jsonFile,
   readJsonLines,
   tempDir,
