@@ -10,6 +10,7 @@
  * @module
  */
 import { describeError } from "../errors.ts";
+import { checkDefaultExport, moduleLoadError, unsendableResult } from "./_user_module.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
 import { holdUntilFormatter, type QueueHandler } from "../sender/queue_handler.ts";
 import { setupWorkerLogging } from "../sender/setup_worker_logging.ts";
@@ -108,16 +109,9 @@ async function importModule(url: string) {
   try {
     module = await import(url);
   } catch (error) {
-    throw new Error(`Could not load worker module ${url}: ${describeError(error).message}`, {
-      cause: error,
-    });
+    throw moduleLoadError(url, describeError(error).message, error);
   }
-  if (typeof module.default !== "function") {
-    throw new TypeError(
-      `Worker module ${url} has no default export function. ` +
-        `Add one: export default async function ({ index, count, args, signal }) { ... }`,
-    );
-  }
+  checkDefaultExport(module, url);
   return module;
 }
 
@@ -127,12 +121,7 @@ function sendResult(value: unknown, module: string, report: (ending: Ending) => 
   } catch (error) {
     report({
       kind: "failed",
-      error: describeError(
-        new TypeError(
-          `The value returned by the default export of ${module} cannot be sent to the main ` +
-            `thread (${describeError(error).message}). Return structured-cloneable data.`,
-        ),
-      ),
+      error: describeError(unsendableResult(module, "the main thread", error)),
     });
     return;
   }

@@ -16,6 +16,7 @@
  */
 import type { FormatterFunction } from "@std/log";
 import { describeError, type ErrorDescription } from "../errors.ts";
+import { checkDefaultExport, moduleLoadError, unsendableResult } from "./_user_module.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
 import type { ProcessHandler } from "../sender/process_handler.ts";
 import { holdUntilFormatter } from "../sender/queue_handler.ts";
@@ -128,9 +129,8 @@ class SpawnedProcess {
     try {
       bytes = serializeValue(value);
     } catch (error) {
-      const message = `The value returned by the default export of ${this.#module} cannot be ` +
-        `sent to spawn() (${describeError(error).message}). Return structured-cloneable data.`;
-      return this.#end({ kind: "failed", error: describeError(new TypeError(message)) }, 1);
+      const unsendable = unsendableResult(this.#module, "spawn()", error);
+      return this.#end({ kind: "failed", error: describeError(unsendable) }, 1);
     }
     await this.#end({ kind: "done", value: bytes }, 0);
   }
@@ -140,12 +140,7 @@ class SpawnedProcess {
   async #importModule() {
     const module = await import(this.#module);
     this.#loaded = true;
-    if (typeof module.default !== "function") {
-      throw new TypeError(
-        `Worker module ${this.#module} has no default export function. ` +
-          `Add one: export default async function ({ index, count, args, signal }) { ... }`,
-      );
-    }
+    checkDefaultExport(module, this.#module);
     return module;
   }
 
@@ -168,8 +163,7 @@ class SpawnedProcess {
         `processes.permissions option: add the flag there)`;
     }
     if (this.#loaded) return description;
-    const message = `Could not load worker module ${this.#module}: ${description.message}`;
-    return describeError(new Error(message, { cause: error }));
+    return describeError(moduleLoadError(this.#module, description.message, error));
   }
 
   // Ways the process can end or fail away from #run. Uncaught errors and

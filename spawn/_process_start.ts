@@ -10,6 +10,7 @@
  */
 import { parseAddress } from "../common/_address.ts";
 import { describeError, type ErrorDescription, WorkerError } from "../errors.ts";
+import { moduleLoadError } from "./_user_module.ts";
 import {
   isProcessConnected,
   type QueueListener,
@@ -284,9 +285,12 @@ function crashed(
   const how = status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
   const tail = stderr.text();
   const said = tail === "" ? ", and wrote nothing to stderr" : `. Its stderr ended with:\n${tail}`;
-  const message = report === undefined
-    ? `Could not load worker module ${module}: its process (pid ${pid}) ${how} before the ` +
-      `module had loaded${said}`
-    : `${name} (pid ${pid}) ${how} before its function returned${said}`;
-  return { name: "Error", message };
+  if (report === undefined) {
+    const why = `its process (pid ${pid}) ${how} before the module had loaded${said}`;
+    return { name: "Error", message: moduleLoadError(module, why).message }; // no stack of ours
+  }
+  return {
+    name: "Error",
+    message: `${name} (pid ${pid}) ${how} before its function returned${said}`,
+  };
 }
