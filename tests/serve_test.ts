@@ -148,10 +148,11 @@ Deno.test("serve: DENO_JOBS=4 deno serve --parallel writes every request's line 
       assertEquals(response.status, 200, `request ${id}`);
       return await response.text();
     });
-    // Requests still running at the SIGTERM: their lines come after it.
+    // Requests still running at the SIGTERM: they answer once it has reached
+    // their instance (10 s at the latest), so their lines come after it.
     const slowIds = ["slow0", "slow1", "slow2", "slow3"];
     const slow = slowIds.map((id) =>
-      fetch(`http://127.0.0.1:${port}/?id=${id}&slowMs=300`, { client })
+      fetch(`http://127.0.0.1:${port}/?id=${id}&slowMs=10000`, { client })
         .then(async (response) => [response.status, await response.text()] as const)
     );
     await waitFor("the slow requests to start", async () => {
