@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { within } from "../common/_within.ts";
 import type { QueueListener } from "../listener/queue_listener.ts";
 import type { ProcessHandler } from "../sender/process_handler.ts";
 import { watchUnreachable } from "../sender/process_handler.ts";
@@ -160,7 +161,7 @@ export class SharedInstance implements SharedLogging {
     const deadline = Date.now() + this.#settings.closeTimeoutMs;
     do {
       const left = deadline - Date.now();
-      if (left <= 0 || !await settlesWithin(this.handler.flush(), left)) {
+      if (left <= 0 || !await within(this.handler.flush().then(() => true), left, false)) {
         const { unacknowledgedRecords } = this.handler.stats();
         this.#reportOnce(
           `workerlog: ${this.name} is ending without ${unacknowledgedRecords} records: no ` +
@@ -217,15 +218,5 @@ export class SharedInstance implements SharedLogging {
     if (this.#reported.has(message)) return;
     this.#reported.add(message);
     console.error(message);
-  }
-}
-
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

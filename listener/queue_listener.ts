@@ -1,5 +1,6 @@
 import type { BaseHandler, LevelName } from "@std/log";
 import type { OverflowPolicy } from "../common/_flow.ts";
+import { within } from "../common/_within.ts";
 import { checkBoolean, checkChoice, checkWholeNumber } from "../common/_options.ts";
 import { CONNECT_KEY, type QueueConnection } from "../common/_wire.ts";
 import { type HandlerError, InvalidOptionError, ListenerStateError } from "../errors.ts";
@@ -485,10 +486,7 @@ export class QueueListener implements AsyncDisposable {
   // building, then everything is written.
   #drainForExit = async () => {
     const posted = Promise.all([...this.#connections.values()].map((c) => c.requestPost()));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise((resolve) => timer = setTimeout(resolve, SIGNAL_GRACE_MS));
-    await Promise.race([posted, grace]);
-    clearTimeout(timer);
+    await within(posted.then(() => {}), SIGNAL_GRACE_MS, undefined);
     await this.stop();
   };
 

@@ -1,5 +1,6 @@
 import { BaseHandler, type LevelName, type LogRecord } from "@std/log";
 import type { ReportsErrors } from "../common/handler_hooks.ts";
+import { within } from "../common/_within.ts";
 import { type Batch, BatchQueue } from "./_otlp_batches.ts";
 import {
   checkUrl,
@@ -462,15 +463,10 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
       // The program waits for the last requests, and no longer.
       this.#disposing = true;
       this.#sender?.keepAlive(true);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#closeTimeoutMs);
-      });
       const stopWaiting = new AbortController();
       try {
-        await Promise.race([this.drained(stopWaiting.signal), deadline]);
+        await within(this.drained(stopWaiting.signal), this.#closeTimeoutMs, undefined);
       } finally {
-        clearTimeout(timer);
         stopWaiting.abort();
       }
     }

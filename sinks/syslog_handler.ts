@@ -6,6 +6,7 @@ import {
   type LogRecord,
 } from "@std/log";
 import { LogRecord as PlainRecord } from "@std/log/logger";
+import { within } from "../common/_within.ts";
 import { ForwardingError, InvalidOptionError } from "../errors.ts";
 import type { ReportsErrors } from "../common/handler_hooks.ts";
 import {
@@ -516,13 +517,8 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
       io.listen();
       const closed = new Promise<void>((resolve) => this.#ioClosed = resolve);
       io.post({ kind: "close", timeoutMs: this.#closeTimeoutMs });
-      let timer: ReturnType<typeof setTimeout> | undefined;
       // The worker answers within closeTimeoutMs; this only guards a worker that cannot.
-      const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.#closeTimeoutMs + 2_000);
-      });
-      await Promise.race([closed, late]);
-      clearTimeout(timer);
+      await within(closed, this.#closeTimeoutMs + 2_000, undefined);
     }
     this.destroy();
   }

@@ -15,6 +15,7 @@
  * @module
  */
 import type { FormatterFunction } from "@std/log";
+import { within } from "../common/_within.ts";
 import { describeError, type ErrorDescription } from "../errors.ts";
 import { checkDefaultExport, moduleLoadError, unsendableResult } from "./_user_module.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
@@ -240,14 +241,11 @@ class SpawnedProcess {
   // Waits until the listener has written everything logged, within a bound.
   async #flush(timeoutMs: number) {
     const handler = this.#handler!;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => timer = setTimeout(resolve, timeoutMs, false));
-    const written = await Promise.race([
-      handler.flush().then(() => true),
-      late,
-      this.#orphaned.promise.then(() => false),
-    ]);
-    clearTimeout(timer);
+    const written = await within(
+      Promise.race([handler.flush().then(() => true), this.#orphaned.promise.then(() => false)]),
+      timeoutMs,
+      false,
+    );
     if (written) return;
     const { unacknowledgedRecords } = handler.stats();
     try {

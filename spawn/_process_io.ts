@@ -6,6 +6,7 @@
  * @module
  */
 import { concatFrames } from "../common/_frames.ts";
+import { within } from "../common/_within.ts";
 import { encodeMessage, type ToProcess } from "./_process_control.ts";
 
 /** How much of a child's stderr is kept for its error. */
@@ -51,9 +52,7 @@ export class StderrTail {
    * started may hold the pipe open), then stops reading.
    */
   async ended(ms: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#done, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
-    clearTimeout(timer);
+    await within(this.#done, ms, undefined);
     await this.#reader.cancel().catch(() => {});
   }
 
