@@ -222,6 +222,7 @@ export function setupSharedLogging(options: SharedLoggingOptions): SharedLogging
   // rather than in whichever instance is elected, where every election
   // would fail and nothing would ever be written.
   new QueueListener([], { ...listenerOptions, handleSignals: false });
+  // Before any file is made (setupProcessLogging would check it after).
   const level = checkLevel("level", options.level ?? "NOTSET");
   const lingerMs = checkWholeNumber("lingerMs", options.lingerMs ?? DEFAULT_LINGER_MS, 0);
   const closeTimeoutMs = checkWholeNumber(
@@ -237,8 +238,13 @@ export function setupSharedLogging(options: SharedLoggingOptions): SharedLogging
       token: files.token,
       name: options.name ?? `process-${Deno.pid}-${randomHex(4)}`,
       level,
-      ...pick(options, ["loggers", "routeUnlistedLoggers", "batchSize"]),
-      ...pick(options, ["formatter", "maxBufferBytes"]),
+      ...pick(options, [
+        "loggers",
+        "routeUnlistedLoggers",
+        "batchSize",
+        "formatter",
+        "maxBufferBytes",
+      ]),
     });
   } catch (error) {
     leadership.close();
