@@ -16,8 +16,11 @@ import { type Plan, runNames } from "./_plan.ts";
 const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
 
 // After an abort, how long workers get to return on their own before they
-// are terminated.
-const ABORT_GRACE_MS = 100;
+// are terminated. A worker that heeds its signal returns within
+// milliseconds, but on a busy machine its thread may not run for a while,
+// and terminating it in the middle of a task loses the batch it is
+// building. Only a worker that ignores its signal waits the grace out.
+const ABORT_GRACE_MS = 500;
 
 /** Runs the plan in workers. */
 export function runWorkers<R>(
