@@ -53,6 +53,7 @@ export class AppendedLines {
   #offset = 0;
   #pending = "";
   #decoder = new TextDecoder();
+  #chunk = new Uint8Array(1 << 20); // one buffer for every read: a fresh MiB per poll costs page faults
 
   constructor(path: string) {
     this.path = path;
@@ -70,7 +71,7 @@ export class AppendedLines {
     let text = this.#pending;
     try {
       await file.seek(this.#offset, Deno.SeekMode.Start);
-      const chunk = new Uint8Array(1 << 20);
+      const chunk = this.#chunk;
       for (let read = await file.read(chunk); read !== null; read = await file.read(chunk)) {
         this.#offset += read;
         // A character can be cut between two reads: the decoder keeps its first bytes.

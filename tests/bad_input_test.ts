@@ -1,7 +1,8 @@
 // Whatever is logged, handle() never throws, every record arrives, args
 // arrive as JSON data (readable strings where structured clone or JSON
 // cannot carry a value), and no message, logger name or arg can break a
-// line of text or of JSON Lines.
+// line of text or of JSON Lines. Also (at the end): what the capture keeps
+// of awkward args, and times that are not whole milliseconds.
 import fc from "fast-check";
 import { assert, assertEquals, assertFalse, assertStringIncludes } from "@std/assert";
 import { BaseHandler, FileHandler, type LogLevel } from "@std/log";
@@ -12,8 +13,9 @@ import {
   QueueListener,
   spawn,
   textFormatter,
-  type WorkerLogRecord,
+  WorkerLogRecord,
 } from "@workerlog/workerlog";
+import { captureArgs } from "../common/_capture.ts";
 import { fixture, jsonFile, readJsonLines, readLines, tempDir } from "./_helpers.ts";
 
 /** Collects what the listener hands over. */
@@ -292,4 +294,72 @@ Deno.test("bad input: a message cannot forge a record in text or JSON Lines file
   const json = await readJsonLines(jsonPath);
   assertEquals(json.length, 1);
   assertEquals(json[0].logger, 'x"\n}{');
+});
+
+// Values and formats: what the capture keeps of awkward args, and times
+// that are not whole milliseconds.
+
+Deno.test("values: an AggregateError's errors are captured, as a cause is", () => {
+  const error = new AggregateError([new Error("first"), new TypeError("second")], "both failed", {
+    cause: new Error("root"),
+  });
+  const [captured] = captureArgs([error]) as [Record<string, unknown>];
+  assertEquals(captured.name, "AggregateError");
+  assertEquals(captured.message, "both failed");
+  assertEquals((captured.cause as { message: string }).message, "root");
+  const errors = captured.errors as { name: string; message: string }[];
+  assertEquals(errors.map((e) => `${e.name}: ${e.message}`), ["Error: first", "TypeError: second"]);
+});
+
+Deno.test("values: a nested toJSON() that throws replaces only that value, not its siblings", () => {
+  const bad = {
+    toJSON() {
+      throw new Error("toJSON exploded");
+    },
+  };
+  const [captured] = captureArgs([{ before: 1, bad, list: [bad, 2], after: "kept" }]);
+  assertEquals(captured, {
+    before: 1,
+    bad: "[unreadable: Error: toJSON exploded]",
+    list: ["[unreadable: Error: toJSON exploded]", 2],
+    after: "kept",
+  });
+});
+
+Deno.test("values: a record time with a fraction of a millisecond prints as a Date would", () => {
+  for (const time of [1_764_000_000_123.75, 0.5, -1.5]) {
+    const record = new WorkerLogRecord({
+      msg: "m",
+      args: [],
+      level: 20,
+      loggerName: "app",
+      datetime: time,
+      worker: "worker-0",
+      seq: 0,
+    });
+    const iso = new Date(time).toISOString();
+    assertEquals(record.datetime.toISOString(), iso);
+    assertEquals(record.time, new Date(time).getTime());
+    assertEquals(textFormatter(record).slice(0, iso.length), iso);
+    assertEquals(JSON.parse(jsonLinesFormatter(record)).time, iso);
+  }
+});
+
+Deno.test("values: WorkerLogRecord's datetime is a real Date, also when mutated", () => {
+  const record = new WorkerLogRecord({
+    msg: "m",
+    args: [],
+    level: 20,
+    loggerName: "app",
+    datetime: Date.UTC(2026, 10, 25, 9, 0, 0, 7),
+    worker: "worker-0",
+    seq: 0,
+  });
+  const date = record.datetime;
+  assertEquals(date instanceof Date, true);
+  assertEquals(date.toISOString(), "2026-11-25T09:00:00.007Z");
+  assertEquals(JSON.stringify({ date }), '{"date":"2026-11-25T09:00:00.007Z"}');
+  date.setUTCFullYear(2030);
+  assertEquals(date.toISOString(), "2030-11-25T09:00:00.007Z");
+  assertEquals(record.datetime.toISOString(), "2026-11-25T09:00:00.007Z", "each call a fresh Date");
 });
