@@ -132,6 +132,8 @@ async function assertGoodComplete(file: string, count: number) {
   assertEquals(lines.length, count, "no record from a bad peer reached the file");
 }
 
+const MIB = 1024 * 1024;
+
 Deno.test("bad peers: garbage bytes are refused at the first header", async () => {
   await using dir = await tempDir();
   const file = dir.file("out.log");
@@ -385,28 +387,36 @@ Deno.test("bad peers: a sender that never reads its replies is closed at 1 MiB o
   const file = dir.file("out.log");
   const { listener, path, address } = await listening(file);
   try {
-    // Every FLUSH is answered (17 bytes); this peer asks ~5 MiB of answers
-    // and reads none, so they pile up in the socket and then the listener.
+    // Every FLUSH is answered; this peer asks for 5 MiB of answers and
+    // reads none, so they pile up in the socket and then the listener.
     const conn = await connect(path);
     await conn.write(hello("deaf"));
     const flushes = concatFrames(
       Array.from({ length: 1_000 }, (_, i) => encoder.numbers(FLUSH, i)),
     );
+    const replyBytes = encoder.numbers(FLUSHED, 999, 1).length;
+    const rounds = Math.ceil(5 * MIB / (replyBytes * 1_000));
+    let askedBytes = 0; // what the FLUSHes it got out would be answered with
     const asking = (async () => {
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < rounds; i++) {
         try {
           for (let at = 0; at < flushes.length;) at += await conn.write(flushes.subarray(at));
         } catch {
-          return; // closed by the listener
+          return "closed by the listener";
         }
+        askedBytes += 1_000 * replyBytes;
       }
+      return "never closed";
     })();
     const good = goodSender(address, 5_000);
     await waitFor(
       "the peer that does not read to be closed",
       () => listener.stats().peers!.refusedBy["not-reading"] === 1,
     );
-    await asking;
+    assertEquals(await asking, "closed by the listener");
+    // Not before 1 MiB of answers was owed; far before the 5 MiB it asked for.
+    assert(askedBytes >= MIB, `closed after asking for only ${askedBytes} bytes of answers`);
+    assert(askedBytes < 4 * MIB, `closed only after asking for ${askedBytes} bytes of answers`);
     await good;
     conn.close();
     assertEquals(listener.stats().peers!.refused, 1);
