@@ -110,7 +110,12 @@ export interface SpawnOptions<A = unknown> extends LoggingOptions {
    * ignored, with one warning per run.
    */
   onMessage?: (data: unknown, index: number) => void;
-  /** Aborting it terminates the workers, writes what they sent, and rejects. */
+  /**
+   * Aborting it aborts each worker's (or process's) `signal`. A worker that
+   * has not returned 500 ms later is terminated; a process gets SIGTERM after
+   * 200 ms, and SIGKILL 1 s after that. What they sent is written, then
+   * spawn() rejects.
+   */
   signal?: AbortSignal;
   /**
    * Run the functions in `count` Deno processes instead of workers: each
