@@ -96,6 +96,11 @@ export class SocketLink implements ConnectionLink {
     return this.#peer !== undefined && !this.#peer.closed;
   }
 
+  /** Resolves once the sender's current socket (if any) has been read to its end and closed. */
+  get disconnected(): Promise<void> {
+    return this.#peer?.whenClosed ?? Promise.resolve();
+  }
+
   /** The session of the process sending under this name. */
   get session(): string | undefined {
     return this.#session;

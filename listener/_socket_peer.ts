@@ -31,6 +31,7 @@ export class Peer {
   /** Whether it was closed because it let MAX_QUEUED_REPLY_BYTES of replies pile up. */
   unreadReplies = false;
   #closed = false;
+  readonly #closedPromise = Promise.withResolvers<void>();
   #out: Uint8Array[] = [];
   #outBytes = 0;
   #writing = false;
@@ -44,6 +45,11 @@ export class Peer {
   /** Whether it has been closed. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Resolves once it has been closed (after its last frame was read, or refused). */
+  get whenClosed(): Promise<void> {
+    return this.#closedPromise.promise;
   }
 
   /**
@@ -96,6 +102,7 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closedPromise.resolve();
     this.#out = [];
     try {
       this.conn.close();

@@ -163,10 +163,10 @@ type State = "new" | "started" | "stopping" | "stopped";
 export let reserveProcessNames: (listener: QueueListener, names: readonly string[]) => boolean;
 
 /**
- * For spawn(): whether the process sending as `name` has its socket open,
- * i.e. the listener has not yet read it to its end.
+ * For spawn(): resolves once the listener has read the socket of the
+ * process sending as `name` to its end (at once if it has none open).
  */
-export let isProcessConnected: (listener: QueueListener, name: string) => boolean;
+export let processDisconnected: (listener: QueueListener, name: string) => Promise<void>;
 
 /**
  * The receiving half: takes batches from any number of senders (workers with
@@ -521,7 +521,8 @@ export class QueueListener implements AsyncDisposable {
 
   static {
     reserveProcessNames = (listener, names) => listener.#reserve(names);
-    isProcessConnected = (listener, name) => listener.#processLinks.get(name)?.connected ?? false;
+    processDisconnected = (listener, name) =>
+      listener.#processLinks.get(name)?.disconnected ?? Promise.resolve();
   }
 
   #noticeUnlisted(logger: string, level: LevelName, from: Connection) {

@@ -11,8 +11,9 @@
 import { parseAddress } from "../common/_address.ts";
 import { describeError, type ErrorDescription, WorkerError } from "../errors.ts";
 import { moduleLoadError } from "./_user_module.ts";
+import { within } from "../common/_within.ts";
 import {
-  isProcessConnected,
+  processDisconnected,
   type QueueListener,
   reserveProcessNames,
 } from "../listener/queue_listener.ts";
@@ -240,11 +241,8 @@ function startMessage(
 // Waits (within a bound) until the listener has read the socket of a
 // process that has exited to its end: everything it wrote before it died is
 // then dispatched.
-async function lastBytesRead(listener: QueueListener, name: string) {
-  const deadline = Date.now() + LAST_BYTES_LIMIT_MS;
-  while (isProcessConnected(listener, name) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function lastBytesRead(listener: QueueListener, name: string): Promise<void> {
+  return within(processDisconnected(listener, name), LAST_BYTES_LIMIT_MS, undefined);
 }
 
 // Deno.exit() ends a process at once: what it had logged but not yet sent
