@@ -1,7 +1,17 @@
 // Other processes log into one listener over its socket: real child
-// processes, a real Unix socket, every record counted.
+// processes, a real Unix socket, every record counted. Then the same over
+// TLS, as senders on other hosts connect (below).
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { InvalidOptionError, QueueListener } from "@workerlog/workerlog";
+import { InvalidOptionError, type ListenOptions, QueueListener } from "@workerlog/workerlog";
+import {
+  decodeFrame,
+  type Frame,
+  FrameEncoder,
+  FrameReader,
+  newSession,
+  PROTOCOL_VERSION,
+  REFUSED,
+} from "../common/_frames.ts";
 import {
   AppendedLines,
   assertCompleteAndOrdered,
@@ -265,4 +275,360 @@ Deno.test("processes: TCP listening refuses an address that is not loopback", as
   assertEquals(error.option, "hostname");
   assertStringIncludes(error.message, "0.0.0.0");
   assertEquals(listener.stats().peers, undefined, "it does not listen");
+});
+
+// Senders on other hosts connect with TLS: a throwaway CA and a server
+// certificate for 127.0.0.1 made with openssl for each run, a real child
+// process that trusts the CA, and peers that do not (or speak plain TCP, or
+// bring the wrong token), each refused, closed and counted.
+
+const RECORDS = 5_000;
+
+interface Pki {
+  /** The CA's certificate (PEM): what a sender trusts. */
+  ca: string;
+  caFile: string;
+  /** The listener's certificate (for 127.0.0.1 and localhost) and its key. */
+  cert: string;
+  key: string;
+  /** A key that is not the certificate's (the CA's own). */
+  otherKey: string;
+}
+
+async function openssl(dir: string, ...args: string[]) {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+      .output();
+  } catch (error) {
+    throw new Error(`openssl is needed to make test certificates (.ci/install_packages): ${error}`);
+  }
+  const stderr = new TextDecoder().decode(output.stderr);
+  assertEquals(output.code, 0, `openssl ${args.join(" ")} failed: ${stderr}`);
+}
+
+/** A CA, and a certificate it signed for 127.0.0.1 and localhost, in `dir`. */
+async function makePki(dir: string): Promise<Pki> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    dir,
+    ...["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1"],
+    ...["-subj", "/CN=workerlog test CA", "-addext", "basicConstraints=critical,CA:TRUE"],
+    ...["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+  );
+  await openssl(
+    dir,
+    ...["req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr"],
+    ...["-subj", "/CN=localhost"],
+  );
+  await Deno.writeTextFile(
+    `${dir}/server.ext`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n" +
+      "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  await openssl(
+    dir,
+    ...["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key"],
+    ...["-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "server.ext"],
+  );
+  const read = (name: string) => Deno.readTextFile(`${dir}/${name}`);
+  return {
+    ca: await read("ca.pem"),
+    caFile: `${dir}/ca.pem`,
+    cert: await read("server.pem"),
+    key: await read("server.key"),
+    otherKey: await read("ca.key"),
+  };
+}
+
+/** A child running tls_logger.ts: it trusts `caFile` ("-": only the system's CAs). */
+function startChild(env: Record<string, string>, caFile: string, count: number, wait = false) {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-env",
+      "--allow-net",
+      "--allow-read",
+      fixture("tls_logger.ts").pathname,
+      caFile,
+      String(count),
+      ...(wait ? ["wait"] : []),
+    ],
+    env,
+    stdin: wait ? "piped" : "null",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function statsOf(child: Deno.ChildProcess, what: string) {
+  const { code, stdout, stderr } = await child.output();
+  assertEquals(code, 0, `${what} exited with ${code}: ${new TextDecoder().decode(stderr)}`);
+  return JSON.parse(new TextDecoder().decode(stdout));
+}
+
+/** Reads what the listener sends until it closes the connection (fails after 5 s). */
+async function untilClosed(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: number[] = [];
+  const buffer = new Uint8Array(4096);
+  const timer = setTimeout(() => conn.close(), 5_000);
+  try {
+    for (;;) {
+      let count: number | null;
+      try {
+        count = await conn.read(buffer);
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) {
+          throw new Error("the listener did not close the connection within 5 s");
+        }
+        return new Uint8Array(chunks); // reset by the listener: closed too
+      }
+      if (count === null) return new Uint8Array(chunks);
+      chunks.push(...buffer.subarray(0, count));
+    }
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Closed above.
+    }
+  }
+}
+
+function framesOf(bytes: Uint8Array): Frame[] {
+  const reader = new FrameReader();
+  reader.helloOnly = false;
+  reader.space().set(bytes);
+  reader.wrote(bytes.length);
+  const frames: Frame[] = [];
+  for (let f = reader.next(); f; f = reader.next()) frames.push(decodeFrame(f.type, f.body));
+  return frames;
+}
+
+Deno.test("tls: a child process logs over TLS; untrusting, plain-TCP and wrong-token peers are refused", async () => {
+  await using dir = await tempDir();
+  const pki = await makePki(dir.path);
+  const file = dir.file("out.log");
+  const listener = new QueueListener([
+    jsonFile(file),
+  ]).start();
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const { env, address } = await listener.listen({
+      transport: "tls",
+      hostname: "127.0.0.1",
+      cert: pki.cert,
+      key: pki.key,
+    });
+    assert(address.startsWith("tls:127.0.0.1:"), address);
+    const port = Number(address.slice(address.lastIndexOf(":") + 1));
+    const refusedBy = () => listener.stats().peers!.refusedBy;
+
+    const good = startChild({ ...env, WORKERLOG_NAME: "tls-child" }, pki.caFile, RECORDS);
+    children.push(good);
+    await waitFor("the child to connect over TLS", () => listener.stats().peers!.accepted === 1);
+
+    // The right CA but the wrong token: the hello is refused, with the reason.
+    const wrongToken = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [pki.ca] });
+    await wrongToken.write(
+      new FrameEncoder().hello({
+        version: PROTOCOL_VERSION,
+        token: "not-the-listener-token",
+        name: "intruder",
+        pid: 1,
+        session: newSession(),
+        resuming: false,
+      }),
+    );
+    const answer = framesOf(await untilClosed(wrongToken));
+    assertEquals(answer.length, 1);
+    assert(answer[0].type === REFUSED, `a REFUSED frame, not ${answer[0].type}`);
+    assertStringIncludes(answer[0].reason, "wrong token");
+    assertEquals(refusedBy().token, 1);
+
+    // A client that does not trust the CA aborts the handshake: the listener
+    // sees it fail and counts it.
+    await assertRejects(
+      async () => {
+        const untrusting = await Deno.connectTls({ hostname: "127.0.0.1", port });
+        try {
+          await untrusting.handshake();
+        } finally {
+          untrusting.close();
+        }
+      },
+      Deno.errors.InvalidData,
+      "UnknownIssuer",
+    );
+    await waitFor("the failed handshake to be counted", () => refusedBy().tls === 1);
+
+    // Plain TCP to the TLS port: an HTTP request is no TLS handshake. The
+    // listener answers with at most a TLS alert and closes.
+    const plain = await Deno.connect({ hostname: "127.0.0.1", port });
+    await plain.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const alert = await untilClosed(plain);
+    assert(alert.length <= 7, `at most a TLS alert came back, not ${alert.length} bytes`);
+    assert(alert.length === 0 || alert[0] === 21, "a TLS alert record (content type 21)");
+    await waitFor("the plain TCP peer to be counted", () => refusedBy().tls === 2);
+
+    const stats = await statsOf(good, "the TLS child");
+    assertEquals(
+      [stats.connected, stats.connections, stats.acknowledged, stats.dropped],
+      [true, 1, RECORDS, 0],
+      "the child connected once, never lost the connection, and everything was written",
+    );
+  } finally {
+    children.forEach(kill);
+    await listener.stop();
+  }
+  const lines = await readJsonLines(file);
+  assertEquals(assertCompleteAndOrdered(lines).get("tls-child"), RECORDS);
+  assertEquals(lines.length, RECORDS, "nothing from a refused peer reached the file");
+  const peers = listener.stats().peers!;
+  assertEquals([peers.accepted, peers.refused], [1, 3]);
+  assertEquals([peers.refusedBy.token, peers.refusedBy.tls], [1, 2]);
+});
+
+/** A certificate the CA in `dir` signed for `name` only (with the listener's key). */
+async function makeCertFor(dir: string, name: string): Promise<string> {
+  await openssl(
+    dir,
+    ...["req", "-new", "-key", "server.key", "-out", "other.csr", "-subj", `/CN=${name}`],
+  );
+  await Deno.writeTextFile(`${dir}/other.ext`, `subjectAltName=DNS:${name}\n`);
+  await openssl(
+    dir,
+    ...["x509", "-req", "-in", "other.csr", "-CA", "ca.pem", "-CAkey", "ca.key"],
+    ...["-CAcreateserial", "-out", "other.pem", "-days", "1", "-extfile", "other.ext"],
+  );
+  return await Deno.readTextFile(`${dir}/other.pem`);
+}
+
+/**
+ * Runs tls_logger.ts in "wait" mode against a listener it cannot trust,
+ * until it has printed why; then asks it for its stats. Returns them and
+ * everything it printed to stderr.
+ */
+async function refusedChild(listener: QueueListener, env: Record<string, string>, caFile: string) {
+  const child = startChild(env, caFile, 1, true);
+  try {
+    let stderr = "";
+    const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (stderr += chunk) }),
+    );
+    await waitFor(
+      `${env.WORKERLOG_NAME} to print why it cannot connect`,
+      () => stderr.includes("workerlog: the listener refused"),
+    );
+    await waitFor(
+      "the listener to see the handshake fail",
+      () => listener.stats().peers!.refusedBy.tls >= 1,
+    );
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("report\n"));
+    await writer.close();
+    const [stdout, status] = await Promise.all([new Response(child.stdout).text(), child.status]);
+    await reading;
+    assertEquals(status.code, 0, `${env.WORKERLOG_NAME} exited with ${status.code}: ${stderr}`);
+    return { stats: JSON.parse(stdout), stderr };
+  } finally {
+    kill(child);
+  }
+}
+
+Deno.test("tls: a sender that does not trust the certificate never connects, and says why", async () => {
+  await using dir = await tempDir();
+  const pki = await makePki(dir.path);
+  const wrongName = await makeCertFor(dir.path, "elsewhere.invalid");
+  const file = dir.file("out.log");
+  const otherFile = dir.file("other.log");
+  // One listener whose certificate the sender has no CA for, and one whose
+  // certificate it trusts but that is for another name than 127.0.0.1.
+  const untrusted = new QueueListener([
+    jsonFile(file),
+  ]).start();
+  const misnamed = new QueueListener([
+    jsonFile(otherFile),
+  ]).start();
+  try {
+    const [first, second] = await Promise.all([
+      untrusted.listen({ transport: "tls", cert: pki.cert, key: pki.key }),
+      misnamed.listen({ transport: "tls", cert: wrongName, key: pki.key }),
+    ]);
+    const [noCa, otherName] = await Promise.all([
+      // setupProcessLogging() without caCerts: it trusts only the system's CAs.
+      refusedChild(untrusted, { ...first.env, WORKERLOG_NAME: "untrusting" }, "-"),
+      refusedChild(misnamed, { ...second.env, WORKERLOG_NAME: "misnamed" }, pki.caFile),
+    ]);
+    const cases = [
+      { ...noCa, why: "UnknownIssuer" },
+      { ...otherName, why: "not valid for name" },
+    ];
+    for (const { stats, stderr, why } of cases) {
+      assertEquals(
+        [stats.connected, stats.connections, stats.acknowledged, stats.unacknowledgedRecords],
+        [false, 0, 0, 1],
+        "it keeps its record and is not connected",
+      );
+      // stats().refusal, and the one line on stderr, say what failed and what to do.
+      assertEquals(typeof stats.refusal, "string", "stats().refusal is set");
+      for (const text of [stats.refusal, stderr]) {
+        assertStringIncludes(text, "the TLS handshake failed");
+        assertStringIncludes(text, why);
+        assertStringIncludes(text, "pass the CA that signed the listener's certificate as caCerts");
+        assertStringIncludes(text, "connect to a name the certificate holds");
+      }
+      assertEquals(stderr.match(/workerlog: the listener refused/g)?.length, 1, stderr);
+    }
+    for (const listener of [untrusted, misnamed]) {
+      const peers = listener.stats().peers!;
+      assertEquals([peers.accepted, peers.connected], [0, 0]);
+      assertEquals(peers.refused, peers.refusedBy.tls, "every refusal was a failed handshake");
+      assertEquals(listener.stats().received, 0);
+    }
+  } finally {
+    await untrusted.stop();
+    await misnamed.stop();
+  }
+  assertEquals(await Deno.readTextFile(file), "");
+  assertEquals(await Deno.readTextFile(otherFile), "");
+});
+
+Deno.test("tls: bad cert and key options are InvalidOptionErrors that say what to pass", async () => {
+  await using dir = await tempDir();
+  const pki = await makePki(dir.path);
+  const cases: [ListenOptions, string, string][] = [
+    [{ transport: "tls", key: pki.key }, "cert", "-----BEGIN CERTIFICATE-----"],
+    [{ transport: "tls", cert: pki.cert }, "key", "PEM text"],
+    [{ transport: "tls", cert: "server.pem", key: pki.key }, "cert", "not a file name"],
+    [{ transport: "tls", cert: pki.cert, key: "server.key" }, "key", "not a file name"],
+    [{ transport: "tls", cert: pki.key, key: pki.key }, "cert", "PEM text"],
+    [{ transport: "tls", cert: pki.cert, key: pki.otherKey }, "key", "belongs to the certificate"],
+    [
+      { transport: "tls", cert: pki.cert.replace(/\n[A-Za-z0-9+/]{20}/, "\n!!!!"), key: pki.key },
+      "cert",
+      "Deno says",
+    ],
+    [
+      {
+        transport: "tls",
+        cert: pki.cert,
+        key: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+      },
+      "key",
+      "unencrypted",
+    ],
+    [{ transport: "tcp", cert: pki.cert, key: pki.key }, "cert", 'for transport "tls"'],
+  ];
+  for (const [options, option, says] of cases) {
+    await using listener = new QueueListener([]).start();
+    const error = await assertRejects(() => listener.listen(options), InvalidOptionError);
+    assertEquals(error.option, option, error.message);
+    assertStringIncludes(error.message, says);
+    // A private key never appears in a message.
+    assert(!error.message.includes("PRIVATE KEY-----\n"), error.message);
+    assert(!error.message.includes(pki.key.split("\n")[1].slice(0, 16)), error.message);
+  }
 });
