@@ -1,26 +1,14 @@
 /**
- * spawn()'s workers: starting one on `_bootstrap.ts` with a connection and
- * a control port, its mailbox for `SpawnRun.postMessage()`, and how its
- * ending is read from the control port, the Worker's error events and the
- * application's messages on its own channel.
+ * spawn()'s workers: a run of them (each a SpawnedWorker,
+ * `_spawned_worker.ts`), their mailboxes for `SpawnRun.postMessage()`, and
+ * the warning for application messages nobody asked for.
  *
  * @module
  */
-import type { QueueConnection } from "../common/_wire.ts";
-import { describeError, WorkerError } from "../errors.ts";
 import type { SenderHub } from "../listener/_sender_hub.ts";
-import { type FromWorker, START_KEY, type StartMessage, type ToWorker } from "./_control.ts";
-import { join, type Outcome, outcomeOf, type RunningWorker } from "./_join.ts";
+import { join } from "./_join.ts";
 import { type Plan, runNames } from "./_plan.ts";
-
-const BOOTSTRAP = new URL("./_bootstrap.ts", import.meta.url);
-
-// After an abort, how long workers get to return on their own before they
-// are terminated. A worker that heeds its signal returns within
-// milliseconds, but on a busy machine its thread may not run for a while,
-// and terminating it in the middle of a task loses the batch it is
-// building. Only a worker that ignores its signal waits the grace out.
-const ABORT_GRACE_MS = 500;
+import { SpawnedWorker } from "./_spawned_worker.ts";
 
 /** Runs the plan in workers. */
 export function runWorkers<R>(
@@ -34,15 +22,15 @@ export function runWorkers<R>(
     plan,
     names,
     (index, name, onFailure) =>
-      startWorker(
+      new SpawnedWorker({
         listener,
         plan,
         index,
         name,
         onFailure,
         onMessage,
-        mailboxes[index] ??= new Mailbox(),
-      ),
+        mailbox: mailboxes[index] ??= new Mailbox(),
+      }),
   );
 }
 
@@ -83,134 +71,5 @@ function warnOnce(firstName: string): (data: unknown, index: number) => void {
         `ignored (and so will be the rest of this run's). Pass onMessage: (data, index) => ... ` +
         `to receive them.`,
     );
-  };
-}
-
-// How long an ending waits for application messages that do not come.
-const APP_MESSAGES_STALL_MS = 5_000;
-
-function startWorker(
-  listener: SenderHub,
-  plan: Plan,
-  index: number,
-  name: string,
-  onFailure: (index: number, error: WorkerError) => void,
-  onMessage: (data: unknown, index: number) => void,
-  mailbox: Mailbox,
-): RunningWorker {
-  // A WriterListener's connection comes from its writer: the worker loads
-  // its modules meanwhile, and gets the start message once it has come.
-  const connecting = listener.connect({ name, index });
-  let worker: Worker;
-  try {
-    worker = new Worker(BOOTSTRAP, { type: "module", name });
-  } catch (error) {
-    listener.detach(name);
-    throw error;
-  }
-  const ended = Promise.withResolvers<void>();
-  let outcome: Outcome | undefined;
-
-  const settle = (next: Outcome) => {
-    // The worker's own report of a failure has its stack: it may replace an
-    // error event's summary that arrived first, but nothing else changes.
-    const upgrade = outcome?.kind === "failed" && !outcome.fromWorker &&
-      next.kind === "failed" && next.fromWorker;
-    if (outcome !== undefined && !upgrade) return;
-    outcome = next;
-    if (next.kind === "failed" && !upgrade) {
-      onFailure(index, new WorkerError(index, name, next.error));
-    }
-    ended.resolve();
-  };
-
-  // The worker's own channel and the control port are not ordered with each
-  // other: an ending waits until every application message the worker says
-  // it posted before it has arrived (or until they stall).
-  let appMessages = 0;
-  let ending: { outcome: Outcome; appMessages: number } | undefined;
-  let stall: ReturnType<typeof setTimeout> | undefined;
-  const settleEnding = () => {
-    if (ending === undefined || appMessages < ending.appMessages) return;
-    clearTimeout(stall);
-    settle(ending.outcome);
-  };
-  const control = new MessageChannel();
-  control.port1.onmessage = (event: MessageEvent<FromWorker>) => {
-    const message = event.data;
-    if (message.kind === "ready") return mailbox.open(worker);
-    // Already ended (an error event came first): this report only adds the stack.
-    if (outcome !== undefined) return settle(outcomeOf(message, name));
-    ending = { outcome: outcomeOf(message, name), appMessages: message.appMessages };
-    stall = setTimeout(() => settle(ending!.outcome), APP_MESSAGES_STALL_MS);
-    settleEnding();
-  };
-  worker.onmessage = (event) => {
-    appMessages++;
-    onMessage(event.data, index);
-    settleEnding();
-  };
-  worker.onerror = (event) => {
-    event.preventDefault();
-    settle({
-      kind: "failed",
-      error: {
-        name: "Error",
-        message: event.message,
-        stack: `    at ${event.filename}:${event.lineno}`,
-      },
-      fromWorker: false,
-    });
-  };
-  worker.onmessageerror = () =>
-    settle({
-      kind: "failed",
-      error: { name: "DataCloneError", message: "a message from the worker could not be read" },
-      fromWorker: false,
-    });
-
-  const sendStart = (connection: QueueConnection) => {
-    const start: StartMessage = {
-      module: plan.module,
-      index,
-      count: plan.count,
-      name,
-      args: plan.args,
-      connection,
-      logging: plan.logging,
-      preformat: plan.preformat,
-      control: control.port2,
-    };
-    worker.postMessage({ [START_KEY]: start }, [connection.port as MessagePort, control.port2]);
-  };
-  if (connecting instanceof Promise) {
-    connecting.then(
-      sendStart,
-      (error) => settle({ kind: "failed", error: describeError(error), fromWorker: false }),
-    );
-  } else {
-    sendStart(connecting);
-  }
-
-  const finished = ended.promise.then(async () => {
-    clearTimeout(stall);
-    mailbox.close();
-    worker.terminate();
-    await listener.detach(name);
-    control.port1.close();
-    // Read only now: while the records were written, the worker's own report
-    // of a failure, with its stack, has had time to replace an error event's.
-    return outcome!;
-  });
-
-  return {
-    name,
-    finished,
-    abort(reason) {
-      if (outcome !== undefined) return;
-      const message: ToWorker = { kind: "abort", reason: describeError(reason) };
-      control.port1.postMessage(message);
-      setTimeout(() => settle({ kind: "aborted" }), ABORT_GRACE_MS);
-    },
   };
 }
