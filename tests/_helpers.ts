@@ -247,6 +247,11 @@ export function fixture(name: string): URL {
   return new URL(`./fixtures/${name}`, import.meta.url);
 }
 
+/** The records of the senders: the lines without a listener's own notices (logger "workerlog"). */
+export function senderRecords(lines: JsonLine[]): JsonLine[] {
+  return lines.filter((line) => line.logger !== "workerlog");
+}
+
 /**
  * Checks that every worker's records are complete and in order: `seq` runs
  * 0, 1, 2, ... without gaps or repeats. Returns the count per worker.

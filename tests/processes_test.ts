@@ -18,9 +18,9 @@ import {
   CHILD_DEADLINE_MS,
   fixture,
   jsonFile,
-  type JsonLine,
   readJsonLines,
   readLines,
+  senderRecords,
   tempDir,
   waitFor,
 } from "./_helpers.ts";
@@ -52,11 +52,6 @@ function kill(child: Deno.ChildProcess) {
   } catch {
     // Already gone.
   }
-}
-
-/** The records of the senders (not the listener's own notices). */
-function records(lines: JsonLine[]): JsonLine[] {
-  return lines.filter((line) => line.logger !== "workerlog");
 }
 
 Deno.test("processes: 4 children x 100,000 records, each (sender, seq) once and in order", async () => {
@@ -92,7 +87,7 @@ Deno.test("processes: 4 children x 100,000 records, each (sender, seq) once and 
     await listener.stop();
   }
   const lines = await readJsonLines(file);
-  const counts = assertCompleteAndOrdered(records(lines));
+  const counts = assertCompleteAndOrdered(senderRecords(lines));
   assertEquals(
     [...counts.entries()].sort(),
     [0, 1, 2, 3].map((i) => [`child-${i}`, 100_000]),
@@ -158,7 +153,7 @@ Deno.test("processes: the listener is SIGKILLed and restarted; nothing lost, not
   } finally {
     processes.forEach(kill);
   }
-  const counts = assertCompleteAndOrdered(records(await readJsonLines(file)));
+  const counts = assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
   assertEquals(
     [...counts.entries()].sort(),
     [0, 1, 2, 3].map((i) => [`child-${i}`, count]),
@@ -260,7 +255,7 @@ Deno.test("processes: over TCP on loopback, with the token, every record once an
     children.forEach(kill);
     await listener.stop();
   }
-  const counts = assertCompleteAndOrdered(records(await readJsonLines(file)));
+  const counts = assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
   assertEquals([...counts.entries()].sort(), [["tcp-0", 5_000], ["tcp-1", 5_000]]);
   assertEquals(listener.stats().refusedPeers, 0);
 });

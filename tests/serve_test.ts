@@ -11,8 +11,8 @@ import {
   CHILD_DEADLINE_MS,
   fixture,
   freePort,
-  type JsonLine,
   readJsonLines,
+  senderRecords,
   tempDir,
   waitFor,
 } from "./_helpers.ts";
@@ -71,11 +71,6 @@ async function exited(child: Child, what: string, ms = 10_000): Promise<Deno.Com
 
 function events(child: Child, event: string) {
   return child.lines.filter((line) => line.event === event);
-}
-
-/** The records of the senders (not a listener's own notices). */
-function records(lines: JsonLine[]): JsonLine[] {
-  return lines.filter((line) => line.logger !== "workerlog");
 }
 
 async function isListening(path: string): Promise<boolean> {
@@ -173,7 +168,7 @@ Deno.test("serve: DENO_JOBS=4 deno serve --parallel writes every request's line 
       "the writer removed the socket",
     );
 
-    const lines = records(await readJsonLines(file));
+    const lines = senderRecords(await readJsonLines(file));
     assertCompleteAndOrdered(lines);
     const started = lines.filter((line) => line.msg === "instance started");
     const stopping = lines.filter((line) => line.msg === "instance got SIGTERM");
@@ -283,7 +278,7 @@ Deno.test("serve: processes that race for one socket elect exactly one writer, r
     instances.forEach(kill);
   }
   assert(!await Deno.lstat(socket).then(() => true, () => false), "the last writer removed it");
-  const counts = assertCompleteAndOrdered(records(await readJsonLines(file)));
+  const counts = assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
   assertEquals([...counts.entries()].sort(), [0, 1, 2, 3].map((i) => [`racer-${i}`, count]));
 });
 
@@ -355,7 +350,7 @@ Deno.test("serve: the writer is SIGKILLed while others log; one takes over, noth
     assert(terms[0].start >= killedAt, "it took over after the kill");
     terms.slice(1).forEach((term, i) => assert(term.start >= terms[i].end, "two writers at once"));
 
-    const counts = assertCompleteAndOrdered(records(await readJsonLines(file)));
+    const counts = assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
     for (const child of survivors) {
       const name = `inst-${instances.indexOf(child)}`;
       assertEquals(counts.get(name), count, `every record of ${name}, once, in order`);
@@ -415,7 +410,7 @@ Deno.test("serve: an onWriterChange that throws is reported, and the instance wr
     assertEquals(status.code, 0, stderr);
     assertStringIncludes(stderr, "onWriterChange threw (the callback failed (writing: true))");
     assertStringIncludes(stderr, "onWriterChange threw (the callback failed (writing: false))");
-    const lines = records(await readJsonLines(dir.file("app.log")));
+    const lines = senderRecords(await readJsonLines(dir.file("app.log")));
     assertEquals(lines.map((line) => line.msg), ["written all the same"]);
   } finally {
     kill(child);

@@ -27,6 +27,7 @@ import {
   jsonFile,
   type JsonLine,
   readJsonLines,
+  senderRecords,
   tempDir,
   waitFor,
 } from "./_helpers.ts";
@@ -68,11 +69,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The records of the senders (not the listener's own notices). */
-function records(lines: JsonLine[]): JsonLine[] {
-  return lines.filter((line) => line.logger !== "workerlog");
 }
 
 interface CountResult {
@@ -202,7 +198,8 @@ Deno.test("spawn in processes: every way a process fails rejects with a WorkerEr
     ),
   ) as Record<keyof typeof cases, WorkerError>;
   await missing;
-  const lines = async (key: keyof typeof cases) => records(await readJsonLines(cases[key].file));
+  const lines = async (key: keyof typeof cases) =>
+    senderRecords(await readJsonLines(cases[key].file));
 
   assertEquals([error.throwing.index, error.throwing.worker], [0, "throwing-0"]);
   assertStringIncludes(
@@ -278,7 +275,9 @@ Deno.test("spawn in processes: after Deno.exit(), a name used before counts only
     /; (\d+) of the 20000 records it logged had not reached/.exec(error.message)?.[1],
   );
   assert(lost > 0, `20,000 records logged at once cannot all have left: ${error.message}`);
-  const written = records(await readJsonLines(file)).filter((line) => line.worker === "again-0");
+  const written = senderRecords(await readJsonLines(file)).filter((line) =>
+    line.worker === "again-0"
+  );
   assertEquals(written.length - 30_000 + lost, 20_000, "the second run: written + lost = logged");
 });
 
@@ -307,7 +306,7 @@ Deno.test("spawn in processes: an abort ends every process (one that returns, on
     assertEquals(error.message, "stop now");
     senders = listener.stats().senders;
   }
-  const lines = records(await readJsonLines(file));
+  const lines = senderRecords(await readJsonLines(file));
   const counts = assertCompleteAndOrdered(lines);
   for (const sender of senders) {
     assertEquals(
@@ -555,5 +554,5 @@ Deno.test("spawn in processes: their stdout and stderr are the program's, and th
     }
   }
   assertEquals(pids.size, 2);
-  assertCompleteAndOrdered(records(await readJsonLines(file)));
+  assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
 });
