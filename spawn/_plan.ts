@@ -32,7 +32,6 @@ export interface Plan {
   processes: ProcessPlan | undefined;
 }
 
-/** Checks every option; throws an InvalidOptionError (or ModuleNotFoundError) naming the first bad one. */
 /**
  * One run's sender names: `${name}-${index}`, or `${name}#k-${index}` for
  * the first k whose names `take` accepts (it says whether they are free,
@@ -46,6 +45,7 @@ export function runNames(plan: Plan, take: (names: string[]) => boolean): string
   }
 }
 
+/** Checks every option; throws an InvalidOptionError (or ModuleNotFoundError) naming the first bad one. */
 export async function planRun<A>(module: string | URL, options: SpawnOptions<A>): Promise<Plan> {
   if (typeof options !== "object" || options === null) {
     throw new InvalidOptionError(
