@@ -445,7 +445,7 @@ export function decodeFrame(type: number, body: Uint8Array): Frame {
       break;
     }
     case DROPPED:
-      frame = { type, count: r.u32() };
+      frame = { type, count: droppedCount(r.u32()) };
       break;
     case POST_NOW:
       frame = { type };
@@ -460,6 +460,13 @@ export function decodeFrame(type: number, body: Uint8Array): Frame {
 const LevelNameOf: Record<number, LevelName> = Object.fromEntries(
   LogLevelNames.map((name) => [LogLevels[name], name]),
 );
+
+// The listener adds it to an Int32 counter; a sender reports what it
+// dropped since its last report, far below 2^31.
+function droppedCount(count: number): number {
+  if (count > 0x7fff_ffff) throw new FrameError("bad-field", `a dropped count of ${count}`);
+  return count;
+}
 
 function decodeHello(r: Reader): Hello {
   const version = r.u16();
@@ -502,7 +509,7 @@ function decodeRecordBatch(r: Reader): RecordBatch {
       );
     }
   }
-  checkEnds(ends, text.length, 0);
+  checkEnds(ends, text.length);
   const { argAt, args } = decodeArgs(r, n);
   return {
     kind: RECORDS,
@@ -525,18 +532,26 @@ function decodeLineBatch(r: Reader): LineBatch {
   const levels = r.levels(n);
   const ends = new Uint32Array(r.column(n * 4));
   const text = r.text();
-  // Each line is followed by "\n": ends[i] is where that "\n" is.
-  checkEnds(ends, text.length - 1, 1);
+  // Each line is followed by "\n": ends[i] is where that "\n" is, and it is
+  // the first one after the line before (so the ends go up, within the text,
+  // and no line holds a "\n", which would write a second, forged line).
   if (n > 0 && ends[n - 1] !== text.length - 1) {
     throw new FrameError("bad-field", "the text of a line batch must end with its last line");
   }
+  let from = 0;
   for (let i = 0; i < n; i++) {
-    if (text.charCodeAt(ends[i]) !== 10) {
-      throw new FrameError("bad-field", `line ${i} does not end where its end says`);
-    }
+    const newline = text.indexOf("\n", from);
+    if (newline !== ends[i]) throw new FrameError("bad-field", lineFault(i, newline, ends[i]));
     if (levels[i] < minLevel) throw new FrameError("bad-field", "a line below minLevel");
+    from = newline + 1;
   }
   return { kind: LINES, seq, levels, text, ends, size, minLevel };
+}
+
+function lineFault(i: number, newline: number, end: number): string {
+  return newline >= 0 && newline < end
+    ? `line ${i} holds a "\\n" before its end (a formatter must escape line breaks)`
+    : `line ${i} does not end where its end says`;
 }
 
 function batchHead(r: Reader, bytesPerRecord: number) {
@@ -549,12 +564,11 @@ function batchHead(r: Reader, bytesPerRecord: number) {
   return { seq, n, size: r.u32() };
 }
 
-// Ends must not go down, and stay within the text; `gap` separator
-// characters follow each text (1 for lines).
-function checkEnds(ends: Uint32Array, last: number, gap: number) {
-  let previous = -gap;
+// The records' ends must not go down, and stay within the text.
+function checkEnds(ends: Uint32Array, length: number) {
+  let previous = 0;
   for (let i = 0; i < ends.length; i++) {
-    if (ends[i] < previous + gap || ends[i] > last) {
+    if (ends[i] < previous || ends[i] > length) {
       throw new FrameError("bad-field", `text ${i} ends at ${ends[i]}, outside its batch text`);
     }
     previous = ends[i];

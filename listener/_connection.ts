@@ -59,8 +59,8 @@ export interface SenderStats {
   /** Records that arrived from it. */
   received: number;
   /**
-   * Records handed to the handlers (each handler that admits the level got
-   * it; a handler that threw on it is counted in `handlerErrors`).
+   * Records handed to the handlers: each handler that admits the level got
+   * it, whether or not it threw (each throw is counted in `handlerErrors`).
    */
   dispatched: number;
   /** Records it dropped because an in-flight cap was reached (overflow "drop"). */
@@ -98,6 +98,11 @@ export interface ConnectionLink {
   closing(): void;
   /** Releases the transport, once everything the sender had posted is processed. */
   release(): void;
+  /**
+   * What the drop notice advises when this sender's own buffer, not the
+   * listener's in-flight caps, decides what is dropped (a process's).
+   */
+  readonly dropAdvice?: string;
 }
 
 /** The listener's end of one connection. */
@@ -246,9 +251,10 @@ export class Connection {
     const { maxInFlight, maxInFlightBytes } = this.#context;
     this.notice(
       LogLevels.WARN,
-      `${this.name} dropped ${fresh} records: ${maxInFlight} records or ${maxInFlightBytes} ` +
-        `bytes were already in flight (overflow "drop"). Raise maxInFlight or maxInFlightBytes, ` +
-        `or use overflow "block" to keep every record.`,
+      `${this.name} dropped ${fresh} records: ` + (this.#link?.dropAdvice ??
+        `${maxInFlight} records or ${maxInFlightBytes} bytes were already in flight (overflow ` +
+          `"drop"). Raise maxInFlight or maxInFlightBytes, or use overflow "block" to keep every ` +
+          `record.`),
     );
   }
 

@@ -57,6 +57,10 @@ export interface LinkCounters {
 /** The listener's end of one sending process, across its reconnects. */
 export class SocketLink implements ConnectionLink {
   readonly flow: Int32Array = createFlow();
+  readonly dropAdvice =
+    "its buffer of records the listener had not acknowledged was full (maxBufferBytes of its " +
+    "ProcessHandler or setupProcessLogging()). Raise maxBufferBytes, or keep the listener " +
+    "reachable.";
   /** The sender's name. */
   readonly name: string;
   readonly #counters: LinkCounters;
@@ -180,7 +184,7 @@ export class SocketLink implements ConnectionLink {
       case UNLISTED:
         return this.#deliver({ kind: UNLISTED_MESSAGE, logger: frame.logger, level: frame.level });
       case DROPPED_FRAME:
-        Atomics.add(this.flow, DROPPED, frame.count);
+        this.#countDropped(frame.count);
         return this.#noticeDrops();
       default:
         throw new FrameError("unknown-type", `frame type ${type} from a sender`);
@@ -204,6 +208,12 @@ export class SocketLink implements ConnectionLink {
     Atomics.add(this.flow, POSTED, batch.levels.length);
     Atomics.add(this.flow, POSTED_BYTES, batch.size);
     this.#deliver(batch);
+  }
+
+  // Stops at 2^31 - 1: past it the Int32 counter would turn negative.
+  #countDropped(count: number) {
+    const total = Math.min(Atomics.load(this.flow, DROPPED) + count, 0x7fff_ffff);
+    Atomics.store(this.flow, DROPPED, total);
   }
 
   #deliver(message: SenderMessage) {

@@ -16,6 +16,14 @@ import { concatFrames, FrameReader } from "../common/_frames.ts";
  */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
 
+/**
+ * A peer that is to be closed once its last replies are written (a REFUSED
+ * frame, the last ack) is closed this long after at the latest: one that
+ * reads takes those few bytes at once, and one that does not would otherwise
+ * keep its socket, and the process, open for ever.
+ */
+const LAST_WRITE_DEADLINE_MS = 1_000;
+
 /** A connected socket, framed. */
 export class Peer {
   readonly conn: Deno.Conn;
@@ -36,6 +44,7 @@ export class Peer {
   #outBytes = 0;
   #writing = false;
   #closeWhenWritten = false;
+  #lastWriteDeadline: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.Conn, maxFrameBytes: number) {
     this.conn = conn;
@@ -55,29 +64,39 @@ export class Peer {
   /**
    * Reads until the peer closes (resolves) or sends a frame that cannot be
    * cut or decoded (rejects with that FrameError). Other read errors (the
-   * socket closed under it) end it quietly.
+   * socket closed under it) end it quietly. Once closeAfterWrites() was
+   * called it reads no further frames, and resolves when the socket closes.
    */
   async pump(): Promise<void> {
+    await this.#readFrames();
+    if (this.#closeWhenWritten) await this.whenClosed;
+  }
+
+  async #readFrames() {
     const reader = this.reader;
-    while (!this.#closed) {
+    while (this.#reading) {
       let count: number | null;
       try {
         count = await this.conn.read(reader.space());
       } catch {
         return;
       }
-      if (count === null) return;
+      if (count === null || !this.#reading) return;
       this.bytesIn += count;
       reader.wrote(count);
       let frames = 0;
       for (let frame = reader.next(); frame !== undefined; frame = reader.next()) {
         frames++;
         this.onFrame(frame.type, frame.body);
-        if (this.#closed) return;
+        if (!this.#reading) return;
       }
       if (!reader.partial) this.partialSince = 0;
       else if (frames > 0 || this.partialSince === 0) this.partialSince = Date.now();
     }
+  }
+
+  get #reading(): boolean {
+    return !this.#closed && !this.#closeWhenWritten;
   }
 
   /** Queues a frame to write; a peer that lets replies pile up is closed. */
@@ -92,16 +111,24 @@ export class Peer {
     if (!this.#writing) this.#write();
   }
 
-  /** Closes once what is queued has been written (or at once if nothing is). */
+  /**
+   * Stops reading, and closes once what is queued has been written (at once
+   * if nothing is), or at LAST_WRITE_DEADLINE_MS whatever is still unwritten.
+   */
   closeAfterWrites(): void {
-    if (this.#writing) this.#closeWhenWritten = true;
-    else this.close();
+    if (!this.#writing) return this.close();
+    if (this.#closeWhenWritten) return;
+    this.#closeWhenWritten = true;
+    this.#lastWriteDeadline = setTimeout(() => this.close(), LAST_WRITE_DEADLINE_MS);
+    // Unref'd: the pending write holds the process while it lasts, the timer need not.
+    Deno.unrefTimer(this.#lastWriteDeadline);
   }
 
   /** Closes the socket now. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#lastWriteDeadline);
     this.#closedPromise.resolve();
     this.#out = [];
     try {

@@ -252,6 +252,8 @@ export class SocketServer {
   readonly #links = new Map<string, SocketLink>();
   readonly #pending = new Set<Peer>();
   readonly #senders = new Set<Peer>();
+  /** Peers refused with a reason, until it is written (or its deadline passes). */
+  readonly #refusing = new Set<Peer>();
   readonly #counters: LinkCounters = { duplicates: 0, malformed: 0 };
   readonly #refusedBy = Object.fromEntries(REASONS.map((r) => [r, 0])) as Record<
     RefusalReason,
@@ -347,9 +349,10 @@ export class SocketServer {
   }
 
   /**
-   * Stops accepting and closes the peers still without a hello; the
-   * senders' sockets close with their connections. Removes the socket (and
-   * its directory, if the server made it).
+   * Stops accepting and closes the peers still without a hello or being
+   * refused; the senders' sockets close with their connections, once their
+   * last ack is written or LAST_WRITE_DEADLINE_MS after. Removes the socket
+   * (and its directory, if the server made it).
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -360,8 +363,9 @@ export class SocketServer {
     } catch {
       // Already closed.
     }
-    for (const peer of this.#pending) peer.close();
+    for (const peer of [...this.#pending, ...this.#refusing]) peer.close();
     this.#pending.clear();
+    this.#refusing.clear();
     const address = this.info.address;
     if (address.startsWith("unix:")) {
       await Deno.remove(this.#ownDirectory ?? address.slice(5), { recursive: true })
@@ -500,12 +504,17 @@ export class SocketServer {
     return link;
   }
 
+  // Counts the peer once and reads nothing more from it: with a reason, it
+  // is closed once that is written (or at the deadline, unread).
   #refuse(peer: Peer, reason: RefusalReason, message?: string) {
     this.#refusedBy[reason]++;
     this.#pending.delete(peer);
     if (message === undefined) return peer.close();
     peer.send(this.#encoder.refused(message));
     peer.closeAfterWrites();
+    if (peer.closed) return;
+    this.#refusing.add(peer);
+    peer.whenClosed.then(() => this.#refusing.delete(peer));
   }
 
   #gone(peer: Peer) {
@@ -693,12 +702,37 @@ function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
+// A Map or a plain object, checked before anything is bound: a Promise (a
+// forgotten await), an iterator or a number would otherwise mean "nothing to
+// resume", silently.
 function checkResume(resume: ListenOptions["resume"]) {
+  if (resume === undefined) return;
+  const expected = "a Map or a plain object of sender name to next seq";
+  if (typeof (resume as { then?: unknown } | null)?.then === "function") {
+    throw new InvalidOptionError(
+      "resume",
+      resume,
+      `${expected}, not a Promise: pass resume: await readResumePoints(...)`,
+    );
+  }
+  if (!(resume instanceof Map) && !isPlainObject(resume)) {
+    throw new InvalidOptionError(
+      "resume",
+      resume,
+      `${expected}, e.g. resume: await readResumePoints("app.log")`,
+    );
+  }
   for (const [name, next] of resumePoints(resume)) {
     if (!Number.isSafeInteger(next) || next < 0) {
       throw new InvalidOptionError(`resume.${name}`, next, "a whole number of at least 0");
     }
   }
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function resumePoints(resume: ListenOptions["resume"]): Map<string, number> {

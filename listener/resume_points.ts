@@ -29,12 +29,17 @@ const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Reads a log file that `jsonLinesFormatter` wrote and returns, per sender
- * (its `worker` field), the seq after the highest one in the file: what a
- * listener restarted on this file passes to `listen({ resume })`. A sender
- * that reconnects then resends only what is missing, and each record is in
- * the file once. A missing file gives an empty map. Lines that are not JSON
- * or have no seq (notices, main-thread lines without a WorkerLogRecord) are
- * skipped.
+ * (its `worker` field), the seq after the one on its last line in the file:
+ * what a listener restarted on this file passes to `listen({ resume })`. A
+ * sender that reconnects then resends only what is missing, and each record
+ * is in the file once. A missing file gives an empty map. Lines that are not
+ * JSON or have no seq (notices, main-thread lines without a WorkerLogRecord)
+ * are skipped.
+ *
+ * The last line counts, not the highest seq: a name's records are in the
+ * file in seq order, and one process at a time sends under a name, so a
+ * later process that reused the name (starting again at seq 0) is the one a
+ * restarted listener resumes.
  *
  * Read it before the listener's handlers open the file (before `start()`).
  *
@@ -100,7 +105,7 @@ function note(line: string, next: Map<string, number>) {
   }
   const { worker, seq } = fields;
   if (typeof worker !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 0) return;
-  if ((seq as number) + 1 > (next.get(worker) ?? 0)) next.set(worker, (seq as number) + 1);
+  next.set(worker, (seq as number) + 1);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

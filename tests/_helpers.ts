@@ -150,6 +150,19 @@ export async function waitFor(
   }
 }
 
+/** `promise`'s outcome, or a failure naming `what` if it has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) =>
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)
+  );
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Sleeps this thread for `ms` without returning to the event loop. */

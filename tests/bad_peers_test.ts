@@ -1,7 +1,13 @@
 // Peers that misbehave on the listener's socket are refused, closed and
 // counted, and a well-behaved sender beside them loses nothing. Also: what a
 // restarted listener does with what a sender resends.
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import { FileHandler, Logger } from "@std/log";
 import {
   InvalidOptionError,
@@ -15,6 +21,7 @@ import {
   ACK,
   concatFrames,
   decodeFrame,
+  DROPPED,
   FLUSH,
   FLUSHED,
   type Frame,
@@ -26,6 +33,7 @@ import {
   WELCOME,
 } from "../common/_frames.ts";
 import { directoryOf } from "../common/_address.ts";
+import { LINES } from "../common/_wire.ts";
 import { BatchBuilder } from "../sender/_batch_builder.ts";
 import {
   assertCompleteAndOrdered,
@@ -631,4 +639,138 @@ Deno.test("listen: a socket path in a directory others can enter is refused, say
     ["log.sock", "/log.sock", "run/log.sock", "/a/b/log.sock"].map(directoryOf),
     [".", "/", "run", "/a/b"],
   );
+});
+
+Deno.test("bad peers: a peer refused while it floods hellos is counted once, answered once, closed", async () => {
+  await using dir = await tempDir();
+  const { listener, path } = await listening(dir.file("out.log"));
+  try {
+    // 1,000 hellos with a wrong token at once: the first is refused, the
+    // rest are never read, let alone refused and answered again.
+    const conn = await connect(path);
+    const wrong = hello("intruder", "not-the-right-token-at-all");
+    await writeAll(conn, concatFrames(Array.from({ length: 1_000 }, () => wrong))).catch(() => {});
+    const answers = await framesUntilClosed(conn);
+    assertEquals(answers.map((frame) => frame.type), [REFUSED]);
+    const { refusedBy, refused } = listener.stats().peers!;
+    assertEquals([refusedBy.token, refused], [1, 1]);
+  } finally {
+    await listener.stop();
+  }
+});
+
+Deno.test("bad peers: a sender that stops reading is closed at the last-write deadline after stop()", async () => {
+  await using listener = new QueueListener([]).start();
+  const { address } = await listener.listen({ token: TOKEN });
+  const conn = await connect(address.slice("unix:".length));
+  try {
+    // 20,000 FLUSHes: 340 KB of answers, under the 1 MiB that closes a peer
+    // as not reading, over what the socket holds; none is read.
+    await writeAll(
+      conn,
+      concatFrames([
+        hello("stops-reading"),
+        ...Array.from({ length: 20_000 }, (_, i) => encoder.numbers(FLUSH, i)),
+      ]),
+    );
+    await waitFor("the sender to be connected", () => listener.stats().peers!.connected === 1);
+    await listener.stop();
+    await waitFor(
+      "its socket closed, its last ack unwritten",
+      () => listener.stats().peers!.connected === 0,
+      3_000,
+    );
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("restart: resume takes a reused name's last line, not its highest seq", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  // "p" wrote seq 0..4, then a later process under the same name 0..2, and
+  // "q" 0..1 between them.
+  const line = (worker: string, seq: number) => JSON.stringify({ worker, seq, msg: "m" });
+  const lines = [0, 1, 2, 3, 4].map((seq) => line("p", seq));
+  lines.push(line("q", 0), line("q", 1), ...[0, 1, 2].map((seq) => line("p", seq)));
+  await Deno.writeTextFile(file, lines.join("\n") + "\n");
+  assertEquals([...await readResumePoints(file)], [["p", 3], ["q", 2]]);
+});
+
+Deno.test("listen: a resume that is no Map or plain object is refused before the socket is bound", async () => {
+  await using listener = new QueueListener([]).start();
+  const port = freePort();
+  const notAwaited = Promise.resolve(new Map([["p", 5]]));
+  const bad = [notAwaited, new Map([["p", 5]]).entries(), [["p", 5]], 42, "p", null];
+  for (const resume of bad) {
+    const error = await assertRejects(
+      () => listener.listen({ transport: "tcp", port, token: TOKEN, resume: resume as never }),
+      InvalidOptionError,
+      "a Map or a plain object",
+    );
+    assertEquals(error.option, "resume", error.message);
+    if (resume === notAwaited) assertStringIncludes(error.message, "await readResumePoints(");
+  }
+  const points = Object.assign(Object.create(null), { p: 5 });
+  const { address } = await listener.listen({
+    transport: "tcp",
+    port,
+    token: TOKEN,
+    resume: points,
+  });
+  assertEquals(address, `tcp:127.0.0.1:${port}`);
+});
+
+Deno.test('bad peers: a line batch with a "\\n" inside a line is refused as malformed, unwritten', async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { listener, path } = await listening(file);
+  try {
+    const conn = await connect(path);
+    await conn.write(hello("forger"));
+    const text = `${JSON.stringify({ worker: "victim", seq: 9, msg: "forged" })}\nmine\n`;
+    await writeAll(
+      conn,
+      encoder.batch({
+        kind: LINES,
+        seq: 0,
+        levels: new Uint8Array([20]),
+        text,
+        ends: new Uint32Array([text.length - 1]),
+        size: text.length,
+        minLevel: 20,
+      }),
+    );
+    assertEquals((await framesUntilClosed(conn)).map((frame) => frame.type), [WELCOME]);
+    assertEquals(listener.stats().peers!.refusedBy.malformed, 1);
+  } finally {
+    await listener.stop();
+  }
+  assertEquals(await readJsonLines(file), [], "nothing of the batch was written");
+});
+
+Deno.test("bad peers: a dropped count of 2^31 is malformed, and the total stops at 2^31 - 1", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { listener, path } = await listening(file);
+  const MAX = 2 ** 31 - 1;
+  const dropped = () => listener.stats().senders.find((s) => s.name === "dropper")?.dropped;
+  try {
+    const conn = await connect(path);
+    await writeAll(
+      conn,
+      concatFrames([hello("dropper"), encoder.numbers(DROPPED, MAX), encoder.numbers(DROPPED, 5)]),
+    );
+    await waitFor("both counts added", () => dropped() !== undefined && dropped() !== 0);
+    assertEquals(dropped(), MAX);
+    await writeAll(conn, encoder.numbers(DROPPED, 2 ** 31));
+    assertEquals((await framesUntilClosed(conn)).map((frame) => frame.type), [WELCOME]);
+    assertEquals(listener.stats().peers!.refusedBy.malformed, 1);
+    assertEquals(dropped(), MAX);
+  } finally {
+    await listener.stop();
+  }
+  // The notice gives a process's advice: its own buffer dropped them.
+  const [notice] = (await readJsonLines(file)).filter((line) => line.logger === "workerlog");
+  assertMatch(notice.msg, /^dropper dropped \d+ records: its buffer .* Raise maxBufferBytes/);
 });
