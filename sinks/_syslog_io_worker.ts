@@ -26,9 +26,10 @@ class SyslogWriter {
   #wakeWriter: (() => void) | undefined;
   #failures = 0;
   #connections = 0;
+  #connectedAt = 0;
   #resendPending = 0;
   #ending = false;
-  // One report per episode: set when reported, cleared by a success.
+  // One report per episode: set when reported, cleared by a success (see #stayedUp).
   #linkFaultReported = false;
   #refusalReported = false;
   #drainWaiter: (() => void) | undefined;
@@ -147,6 +148,7 @@ class SyslogWriter {
         return;
       }
       this.#link = link;
+      this.#connectedAt = Date.now();
       if (this.#connections++ > 0) this.#count(COUNT.reconnects, 1);
     } catch (error) {
       this.#count(COUNT.failedConnects, 1);
@@ -158,9 +160,24 @@ class SyslogWriter {
   async #lost(link: Link, error: Error) {
     link.close();
     if (this.#link === link) this.#link = undefined;
+    if (!link.acknowledges && this.#stayedUp()) this.#recovered();
     this.#resendPending += this.#buffer.rewind();
     this.#fault("lost", error);
     await this.#backoff();
+  }
+
+  // Without acknowledgements a successful write proves nothing: the kernel
+  // takes it even on a connection the receiver accepted only to drop. So
+  // over TCP, TLS and UDP a loss ends the episode (a new report, backoff from
+  // reconnectMinMs again) only if the connection had stayed up for
+  // 10 * reconnectMinMs (1 s by default); RELP's ends at an acknowledgement.
+  #stayedUp(): boolean {
+    return Date.now() - this.#connectedAt >= 10 * this.#setup.reconnectMinMs;
+  }
+
+  #recovered() {
+    this.#failures = 0;
+    this.#linkFaultReported = false;
   }
 
   #fault(what: "connect" | "lost", error: Error) {
@@ -191,16 +208,15 @@ class SyslogWriter {
         this.#faults.push({ what: "refused", message: answer });
       }
     }
+    this.#recovered();
     this.#delivered(1, ok);
   }
 
-  // Messages released from the buffer's head: the link works.
+  // Messages released from the buffer's head.
   #delivered(count: number, ok = true) {
     this.#count(COUNT.releasedBytes, this.#buffer.release(count));
     this.#count(COUNT.released, count);
     if (ok) this.#count(COUNT.delivered, count);
-    this.#failures = 0;
-    this.#linkFaultReported = false;
     if (this.#buffer.length === 0) this.#drainWaiter?.();
     this.#scheduleReport();
   }

@@ -39,34 +39,60 @@ export interface Link {
   close(): void;
 }
 
-/** Connects TCP or TLS, giving up after `connectTimeoutMs`. */
+/**
+ * Connects TCP or TLS, giving up after `connectTimeoutMs`. For TLS the
+ * deadline covers the handshake too: `Deno.connectTls()` resolves once TCP
+ * is up, and a peer that accepts but never speaks TLS would stall it forever.
+ */
 export async function connectStream(endpoint: Endpoint, tls: boolean): Promise<Deno.Conn> {
-  const connecting = tls
-    ? Deno.connectTls({ hostname: endpoint.host, port: endpoint.port, caCerts: endpoint.caCerts })
-    : Deno.connect({ hostname: endpoint.host, port: endpoint.port });
+  const { host: hostname, port, caCerts, connectTimeoutMs } = endpoint;
+  const dialing = tls
+    ? Deno.connectTls({ hostname, port, caCerts })
+    : Deno.connect({ hostname, port });
+  let handshaking = false;
+  const connecting = dialing.then(async (conn) => {
+    if (tls) {
+      handshaking = true;
+      await (conn as Deno.TlsConn).handshake();
+    }
+    return conn;
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no connection within ${endpoint.connectTimeoutMs} ms`)),
-      endpoint.connectTimeoutMs,
+      () => reject(new Error(timeoutMessage(handshaking, connectTimeoutMs))),
+      connectTimeoutMs,
     );
     Deno.unrefTimer(timer!);
   });
   try {
     const conn = await Promise.race([connecting, timeout]);
-    if (tls) await (conn as Deno.TlsConn).handshake();
     if (!tls) (conn as Deno.TcpConn).setNoDelay(true);
     // An idle connection must not keep a finished program alive; pending
     // reads are all it would hold, writes are short.
     conn.unref();
     return conn;
   } catch (error) {
-    // A connection that arrives after the timeout is closed, not leaked.
-    connecting.then((conn) => conn.close(), () => {});
+    // The connection, made or still to come, is closed, not leaked; that
+    // also ends a handshake in progress.
+    dialing.then(closeQuietly, () => {});
     throw error;
   } finally {
     clearTimeout(timer);
   }
+}
+
+function timeoutMessage(handshaking: boolean, ms: number): string {
+  return handshaking
+    ? `the receiver accepted the TCP connection but did not complete a TLS handshake within ` +
+      `${ms} ms (connectTimeoutMs); check that this port speaks TLS`
+    : `no connection within ${ms} ms (connectTimeoutMs)`;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
 }
 
 /** Writes all of `bytes`, however many calls that takes. */

@@ -36,6 +36,8 @@ export interface BatchFileHandlerOptions extends BaseHandlerOptions {
 }
 
 const NEWLINE = 10;
+const MODES: readonly LogMode[] = ["a", "w", "x"];
+const REOPEN: Deno.OpenOptions = { create: true, append: true, write: true };
 
 /**
  * A file handler built for the listener: it takes whole batches of finished
@@ -83,6 +85,9 @@ export class BatchFileHandler extends BaseHandler {
   #failing = false;
   #faults = 0;
   #droppedLines = 0;
+  // Between setup() and destroy(). Within, #file is undefined only while the
+  // file cannot be opened again after it was replaced.
+  #live = false;
   // The file's last byte is not a line end: the next bytes finish a line.
   #midLine = false;
   #replacedUnreported: LogFileReplacedError | undefined;
@@ -93,6 +98,13 @@ export class BatchFileHandler extends BaseHandler {
     const { filename, mode = "a", bufferSize = 65_536, maxKeptBytes = 8 << 20 } = options;
     if (typeof filename !== "string" || filename === "") {
       throw new InvalidOptionError("filename", filename, "the path of the log file");
+    }
+    if (!MODES.includes(mode)) {
+      throw new InvalidOptionError(
+        "mode",
+        mode,
+        '"a" (append), "w" (truncate) or "x" (create, fail if it exists)',
+      );
     }
     if (!Number.isInteger(bufferSize) || bufferSize < 64) {
       throw new InvalidOptionError("bufferSize", bufferSize, "a whole number of at least 64");
@@ -117,7 +129,10 @@ export class BatchFileHandler extends BaseHandler {
     this.#buffer = new Uint8Array(bufferSize);
   }
 
-  /** Lines dropped because writes failed and `maxKeptBytes` were already kept. */
+  /**
+   * Lines dropped because writes failed and `maxKeptBytes` were already kept,
+   * or because they were logged before `setup()` or after `destroy()`.
+   */
   get droppedLines(): number {
     return this.#droppedLines;
   }
@@ -126,6 +141,7 @@ export class BatchFileHandler extends BaseHandler {
   override setup(): void {
     this.#open(this.#openOptions);
     this.#used = 0;
+    this.#live = true;
     addEventListener("unload", this.#unload);
   }
 
@@ -143,9 +159,14 @@ export class BatchFileHandler extends BaseHandler {
   /**
    * Buffers whole lines, each ending in "\n"; writes whenever the buffer
    * fills. Throws a LogWriteError when writes start failing, after the whole
-   * of `text` has been buffered or kept.
+   * of `text` has been buffered or kept. Before `setup()` and after
+   * `destroy()`, the lines are dropped and counted in `droppedLines`.
    */
   writeLines(text: string): void {
+    if (!this.#live) {
+      this.#droppedLines += countLines(text);
+      return;
+    }
     if (this.#keptBytes > this.maxKeptBytes) {
       // Writes have been failing and the fault is reported: one more try is
       // silent, and only if it fails too is `text` dropped.
@@ -173,21 +194,18 @@ export class BatchFileHandler extends BaseHandler {
    * the last flush, it is created again first (as Python's
    * WatchedFileHandler does), the buffer written there, and then a
    * LogFileReplacedError thrown, so that the listener reports it through
-   * `onError`. Throws a LogWriteError when writes start failing.
+   * `onError`. Throws a LogWriteError when writes start failing, or when
+   * the file cannot be created again: then what was buffered is kept, and the
+   * next flush tries again.
    */
   flush(): void {
-    if (this.#file === undefined) return;
-    const replaced = this.#replacement();
-    if (replaced !== undefined) {
-      this.#file.close();
-      this.#open({ create: true, append: true, write: true });
-      this.#replacedUnreported = new LogFileReplacedError(this.filename, replaced);
-    }
-    const failure = this.#write();
+    if (!this.#live) return;
+    const failure = this.#reopenIfReplaced() ?? this.#write();
     if (failure) throw failure;
     const report = this.#replacedUnreported;
+    if (report === undefined || this.#file === undefined) return;
     this.#replacedUnreported = undefined;
-    if (report) throw report;
+    throw report;
   }
 
   /** Flushes and closes the file. What still cannot be written is counted in `droppedLines`. */
@@ -201,20 +219,41 @@ export class BatchFileHandler extends BaseHandler {
       this.#used = 0;
       this.#file?.close();
       this.#file = undefined;
+      this.#live = false;
+      this.#replacedUnreported = undefined;
       removeEventListener("unload", this.#unload);
     }
+  }
+
+  // Opens the file again if it was replaced, or if that failed before.
+  // Returns the error to throw when this failure starts a new fault.
+  #reopenIfReplaced(): LogWriteError | undefined {
+    if (this.#file !== undefined) {
+      const replaced = this.#replacement();
+      if (replaced === undefined) return undefined;
+      this.#file.close();
+      this.#file = undefined;
+      this.#replacedUnreported = new LogFileReplacedError(this.filename, replaced);
+    }
+    try {
+      this.#open(REOPEN);
+    } catch (error) {
+      return this.#fault(error);
+    }
+    return undefined;
   }
 
   // Writes the kept bytes, then the buffer. Returns the error to throw when
   // this failure starts a new fault; the bytes not written are kept.
   #write(): LogWriteError | undefined {
-    const file = this.#file;
-    if (file === undefined || (this.#used === 0 && this.#keptBytes === 0)) return undefined;
-    // Behind kept bytes, the buffer is kept too: it is free again either way.
-    if (this.#keptBytes > 0 && this.#used > 0) {
+    // Behind kept bytes, or with no file open, the buffer is kept too: it is
+    // free again either way, so a caller filling it always makes progress.
+    if ((this.#keptBytes > 0 || this.#file === undefined) && this.#used > 0) {
       this.#keep(this.#buffer.slice(0, this.#used));
       this.#used = 0;
     }
+    const file = this.#file;
+    if (file === undefined || (this.#used === 0 && this.#keptBytes === 0)) return undefined;
     try {
       while (this.#kept.length > 0) {
         const chunk = this.#kept[0];
@@ -237,12 +276,17 @@ export class BatchFileHandler extends BaseHandler {
         this.#used = 0;
       }
     } catch (error) {
-      if (this.#failing) return undefined;
-      this.#failing = true;
-      return new LogWriteError(this.filename, error, ++this.#faults, this.maxKeptBytes);
+      return this.#fault(error);
     }
     this.#failing = false;
     return undefined;
+  }
+
+  // The error to throw when this failure starts a new fault.
+  #fault(error: unknown): LogWriteError | undefined {
+    if (this.#failing) return undefined;
+    this.#failing = true;
+    return new LogWriteError(this.filename, error, ++this.#faults, this.maxKeptBytes);
   }
 
   #wrote(bytes: Uint8Array, count: number) {
@@ -299,7 +343,10 @@ export class BatchFileHandler extends BaseHandler {
       const onDisk = Deno.statSync(this.filename);
       return onDisk.ino === open.ino && onDisk.dev === open.dev ? undefined : "replaced";
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return "deleted";
+      // NotADirectory: something other than a directory is where its directory was.
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        return "deleted";
+      }
       throw error;
     }
   }

@@ -1,18 +1,22 @@
-// BatchFileHandler behind a real listener: its open modes, CRITICAL flush,
-// a replaced file, and a disk that fills up and frees again (a real tmpfs):
-// nothing torn, nothing lost within its limit, one report per fault.
+// BatchFileHandler behind a real listener and on its own: its open modes,
+// CRITICAL flush, lines logged while it has no file, a replaced file (and one
+// that cannot be created again for a while), and a disk that fills up and
+// frees again (a real tmpfs): nothing torn, nothing lost within its limit,
+// one report per fault.
 import {
   assert,
   assertEquals,
   assertGreater,
   assertInstanceOf,
   assertStringIncludes,
+  assertThrows,
 } from "@std/assert";
-import { Logger } from "@std/log";
+import { Logger, type LogMode } from "@std/log";
 import {
   BatchFileHandler,
   type HandlerError,
   HandlerSetupError,
+  InvalidOptionError,
   jsonLinesFormatter,
   LogFileReplacedError,
   QueueHandler,
@@ -22,6 +26,7 @@ import { LogWriteError } from "@workerlog/workerlog";
 import {
   assertCompleteAndOrdered,
   canMountTmpfs,
+  CHILD_DEADLINE_MS,
   readJsonLines,
   readLines,
   smallDisk,
@@ -29,6 +34,9 @@ import {
 } from "./_helpers.ts";
 
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+const range = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix} ${i}`);
 
 function jsonBatchFile(
   filename: string,
@@ -80,6 +88,22 @@ Deno.test("batch file: mode a keeps what the file held", async () => {
   const lines = await readLines(file);
   assertEquals(lines[0], "old line");
   assertEquals(lines.slice(1).map((line) => JSON.parse(line).msg), ["new 0", "new 1"]);
+});
+
+Deno.test("batch file: a mode other than a, w or x is refused before the file is touched", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await Deno.writeTextFile(file, "precious\n");
+  for (const mode of ["append", "r", "A", ""]) {
+    const error = assertThrows(() => {
+      const handler = new BatchFileHandler("INFO", { filename: file, mode: mode as LogMode });
+      handler.setup();
+      handler.destroy();
+    }, InvalidOptionError);
+    assertEquals(error.option, "mode");
+    assertStringIncludes(error.message, '"x" (create, fail if it exists)');
+  }
+  assertEquals(await Deno.readTextFile(file), "precious\n");
 });
 
 function assertThrowsSetup(start: () => unknown): HandlerSetupError {
@@ -143,6 +167,70 @@ Deno.test("batch file: another file put in its place is reported as replaced, an
   );
 });
 
+Deno.test("batch file: lines logged before setup() or after destroy() are dropped and counted, and the call returns", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const module = new URL("../sinks/batch_file_handler.ts", import.meta.url).href;
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const options = JSON.stringify({ filename: file, bufferSize: 64 });
+  // In a child: a log call that never returns would hang the test runner.
+  const script = `
+    import { BatchFileHandler } from ${JSON.stringify(module)};
+    const handler = new BatchFileHandler("INFO", ${options});
+    for (let i = 0; i < 10; i++) handler.log("before setup " + i);
+    handler.setup();
+    handler.log("written");
+    handler.destroy();
+    for (let i = 0; i < 20; i++) handler.log("after destroy " + i); // 5 buffers' worth
+    handler.writeLines("x".repeat(100) + "\\ny\\n");
+    handler.flush();
+    console.log(handler.droppedLines);`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", "--allow-write", `--config=${config}`, "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { code, signal, stdout, stderr } = await child.output();
+  const hung = signal === null ? "" : ` by ${signal}: a log call did not return`;
+  assertEquals(code, 0, `the child ended${hung}: ${new TextDecoder().decode(stderr)}`);
+  assertEquals(new TextDecoder().decode(stdout).trim(), String(10 + 20 + 2));
+  assertEquals(await readLines(file), ["written"]);
+});
+
+Deno.test("batch file: when the file cannot be created again, it is reported once and retried, and what was logged meanwhile is written", async () => {
+  await using dir = await tempDir();
+  const logs = dir.file("logs");
+  const file = `${logs}/app.log`;
+  const handler = new BatchFileHandler("INFO", { filename: file, bufferSize: 64 });
+  handler.setup();
+  try {
+    handler.log("before");
+    handler.flush();
+    // A regular file where the directory was: the log file cannot be created again.
+    await Deno.remove(logs, { recursive: true });
+    await Deno.writeTextFile(logs, "");
+    for (const line of range("kept", 5)) handler.log(line);
+    const error = assertThrows(() => handler.flush(), LogWriteError);
+    assertStringIncludes(error.message, file);
+    for (const line of range("still kept", 5)) handler.log(line); // past the buffer's 64 bytes
+    handler.flush(); // fails again, silently: the fault is reported
+    await Deno.remove(logs);
+    await Deno.mkdir(logs);
+    assertThrows(() => handler.flush(), LogFileReplacedError, "created again");
+    handler.log("after");
+    handler.flush();
+  } finally {
+    handler.destroy();
+  }
+  assertEquals(await readLines(file), [...range("kept", 5), ...range("still kept", 5), "after"]);
+  assertEquals(handler.droppedLines, 0);
+});
+
 const mountable = await canMountTmpfs();
 
 /**
@@ -164,9 +252,6 @@ function batchSender(listener: QueueListener) {
     },
   };
 }
-
-const range = (prefix: string, count: number) =>
-  Array.from({ length: count }, (_, i) => `${prefix} ${i}`);
 
 Deno.test({
   name: "batch file: on a full disk nothing is torn or lost, and each fault is reported once",
