@@ -125,8 +125,8 @@ export class HandlerError extends WorkerlogError {
    */
   constructor(handler: string, cause: unknown) {
     super(
-      cause instanceof WorkerlogError
-        ? `${handler}: ${cause.message}`
+      isWorkerlogError(cause)
+        ? `${handler}: ${describe(cause)}`
         : `${handler} failed: ${describe(cause)}. The other handlers keep receiving records; ` +
           `fix the cause (disk space, permissions, a deleted directory) or remove the handler.`,
       { cause },
@@ -421,6 +421,15 @@ export function describeError(error: unknown): ErrorDescription {
 function isError(value: unknown): value is Error {
   try {
     return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `value` is one of workerlog's errors; false (not a throw) for a revoked Proxy. */
+export function isWorkerlogError(value: unknown): value is WorkerlogError {
+  try {
+    return value instanceof WorkerlogError;
   } catch {
     return false;
   }

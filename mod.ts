@@ -61,7 +61,7 @@ export type { LinesWriter } from "./listener/_fan_out.ts";
 // Both sides, and spawn() and setupSharedLogging(), which compose them.
 export { WorkerLogRecord, type WorkerLogRecordOptions } from "./common/worker_log_record.ts";
 export type { LoggerOptions, LoggingOptions } from "./common/logging_options.ts";
-export type { ReportsErrors } from "./common/handler_hooks.ts";
+export type { LogsLines, ReportsErrors } from "./common/handler_hooks.ts";
 export type { QueueConnection } from "./common/_wire.ts";
 export type { PostTarget } from "./common/_flow.ts";
 export {

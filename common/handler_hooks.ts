@@ -31,6 +31,35 @@ export interface ReportsErrors {
   reportErrorsTo(report: (error: Error) => void): void;
 }
 
+/**
+ * A handler that takes a finished line with the level of the record it was
+ * formatted from. Where the listener has lines instead of records
+ * (`preformat`, and `respectHandlerLevel: false`, which hands each handler
+ * `format(record)`), it calls `logLine()` on a handler that has it and
+ * `log()` on the others, so that a handler that forwards keeps each line's
+ * severity. It must not check the level again: the listener has.
+ *
+ * @example A handler that keeps each line's level
+ * ```ts
+ * import { BaseHandler, getLevelName, type LogLevel } from "@std/log";
+ * import type { LogsLines } from "@workerlog/workerlog";
+ *
+ * class Tagged extends BaseHandler implements LogsLines {
+ *   lines: string[] = [];
+ *   log(msg: string): void {
+ *     this.lines.push(msg);
+ *   }
+ *   logLine(level: number, line: string): void {
+ *     this.lines.push(`${getLevelName(level as LogLevel)}: ${line}`);
+ *   }
+ * }
+ * ```
+ */
+export interface LogsLines {
+  /** Writes `line`, a finished line (no "\n"), logged at `level` (e.g. 40 for ERROR). */
+  logLine(level: number, line: string): void;
+}
+
 /** Whether `handler` has `reportErrorsTo()`. */
 export function reportsErrors(handler: object): handler is ReportsErrors {
   return typeof (handler as Partial<ReportsErrors>).reportErrorsTo === "function";

@@ -14,10 +14,10 @@ import {
   LogLevels,
   type LogRecord,
 } from "@std/log";
-import { isAsyncDisposable, reportsErrors } from "../common/handler_hooks.ts";
+import { isAsyncDisposable, type LogsLines, reportsErrors } from "../common/handler_hooks.ts";
 import type { LineBatch, RecordBatch } from "../common/_wire.ts";
 import type { WorkerLogRecord } from "../common/worker_log_record.ts";
-import { HandlerError, HandlerSetupError } from "../errors.ts";
+import { describeError, HandlerError, HandlerSetupError, isWorkerlogError } from "../errors.ts";
 import { forEachRecord, lineAt, type SenderIdentity } from "./_decode.ts";
 import { describeHandler } from "./_describe_handler.ts";
 
@@ -46,6 +46,8 @@ export interface LinesWriter {
   /** Writes `text`: whole lines, each ending in "\n". */
   writeLines(text: string): void;
 }
+
+const MAX_REPORTED_KINDS = 256;
 
 /** Hands records and lines to the handlers; owns their setup, flushing and teardown. */
 export class FanOut {
@@ -81,8 +83,12 @@ export class FanOut {
     return this.#handlerErrors;
   }
 
-  /** The level name of the lowest-level handler: below it nothing is written. */
+  /**
+   * The level below which nothing is written, which senders need not send:
+   * the lowest handler's, or NOTSET when the handlers' levels are ignored.
+   */
   get lowestLevel(): LevelName {
+    if (!this.respectHandlerLevel) return "NOTSET";
     const lowest = Math.min(...this.handlers.map((handler) => handler.level));
     return Number.isFinite(lowest) ? getLevelName(lowest as LogLevel) : "CRITICAL";
   }
@@ -135,7 +141,7 @@ export class FanOut {
   line(level: number, line: string): void {
     for (const handler of this.handlers) {
       if (this.respectHandlerLevel && level < handler.level) continue;
-      this.#writeLine(handler, line);
+      this.#writeLine(handler, level, line);
     }
     this.flushSoon();
   }
@@ -150,7 +156,7 @@ export class FanOut {
         continue;
       }
       for (let i = 0; i < levels.length; i++) {
-        if (levels[i] >= level) this.#writeLine(handler, lineAt(batch, i));
+        if (levels[i] >= level) this.#writeLine(handler, levels[i], lineAt(batch, i));
       }
     }
     this.flushSoon();
@@ -197,13 +203,17 @@ export class FanOut {
     }
   }
 
-  /** Counts a handler's failure and reports it once per handler and kind of failure. */
+  /**
+   * Counts a handler's failure and reports it once per handler and kind of
+   * failure: its class, or for a sink's own report (a workerlog error, which
+   * the sink already reports once per episode) its message too.
+   */
   report(handler: BaseHandler, error: unknown): void {
     this.#handlerErrors++;
-    const kind = `${this.handlers.indexOf(handler)}:${
-      error instanceof Error ? `${error.name}:${error.message}` : String(error)
-    }`;
-    if (this.#reported.has(kind)) return;
+    const kind = `${this.handlers.indexOf(handler)}:${kindOf(error)}`;
+    // Bounded: a handler may fail in any number of ways; past the cap the
+    // failures are only counted (handlerErrors).
+    if (this.#reported.has(kind) || this.#reported.size >= MAX_REPORTED_KINDS) return;
     this.#reported.add(kind);
     const report = new HandlerError(describeHandler(handler), error);
     try {
@@ -218,7 +228,7 @@ export class FanOut {
     if (respect && record.level < handler.level) return;
     try {
       if (respect) handler.handle(record);
-      else handler.log(handler.format(record));
+      else this.#logLine(handler, record.level, handler.format(record));
     } catch (error) {
       this.report(handler, error);
     }
@@ -269,11 +279,12 @@ export class FanOut {
     const writeLines = (handler as Partial<LinesWriter>).writeLines;
     if (typeof writeLines !== "function" && this.#takesJoinedLines.has(handler)) {
       // FileHandler.log() adds the last "\n" itself.
-      this.#writeLine(handler, batch.text.slice(0, -1));
+      this.#writeLine(handler, batch.minLevel, batch.text.slice(0, -1));
       return;
     }
     if (typeof writeLines !== "function") {
-      for (let i = 0; i < batch.levels.length; i++) this.#writeLine(handler, lineAt(batch, i));
+      const { levels } = batch;
+      for (let i = 0; i < levels.length; i++) this.#writeLine(handler, levels[i], lineAt(batch, i));
       return;
     }
     try {
@@ -283,12 +294,20 @@ export class FanOut {
     }
   }
 
-  #writeLine(handler: BaseHandler, line: string) {
+  #writeLine(handler: BaseHandler, level: number, line: string) {
     try {
-      handler.log(line);
+      this.#logLine(handler, level, line);
     } catch (error) {
       this.report(handler, error);
     }
+  }
+
+  // A finished line, with the level of the record it came from for a
+  // handler that keeps it (logLine(), see LogsLines).
+  #logLine(handler: BaseHandler, level: number, line: string) {
+    const logLine = (handler as Partial<LogsLines>).logLine;
+    if (typeof logLine === "function") logLine.call(handler, level, line);
+    else handler.log(line);
   }
 
   // A handler whose destroy() throws (FileHandler's last flush on a full
@@ -321,6 +340,12 @@ export class FanOut {
     if (guard.own) Object.defineProperty(handler, "destroy", guard.own);
     else delete (handler as { destroy?: unknown }).destroy;
   }
+}
+
+// What tells one failure from another in report(). Never throws, whatever was thrown.
+function kindOf(error: unknown): string {
+  const { name, message } = describeError(error);
+  return isWorkerlogError(error) ? `${name}:${message}` : name;
 }
 
 function tryTo(action: () => void) {

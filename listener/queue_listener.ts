@@ -51,8 +51,10 @@ const SIGNAL_GRACE_MS = 500;
 export interface QueueListenerOptions {
   /**
    * Hand each handler only the records its level admits (true, the
-   * default), or every record (false: the handler's level is ignored and
-   * `log(format(record))` is called directly).
+   * default), or every record (false: the handler's level is ignored,
+   * senders send every record their loggers' levels admit, and each handler
+   * gets `log(format(record))`, or `logLine(level, format(record))` when it
+   * has it, see `LogsLines`).
    */
   respectHandlerLevel?: boolean;
   /**
@@ -124,8 +126,8 @@ export interface ListenerStats {
   /** Records that arrived from every sender, main thread included. */
   received: number;
   /**
-   * Records handed to the handlers. A handler that threw on one is counted
-   * in `handlerErrors`, not here.
+   * Records handed to the handlers, whether or not a handler threw on them
+   * (each throw is counted in `handlerErrors`).
    */
   dispatched: number;
   /** Records senders dropped because an in-flight cap was reached. */
@@ -277,7 +279,10 @@ export class QueueListener implements AsyncDisposable {
     return this;
   }
 
-  /** The level name of the lowest-level handler: below it nothing is written. */
+  /**
+   * The level name below which nothing is written, and senders send nothing:
+   * the lowest-level handler's, or "NOTSET" with `respectHandlerLevel: false`.
+   */
   get lowestLevel(): LevelName {
     return this.#fanOut.lowestLevel;
   }

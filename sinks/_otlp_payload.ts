@@ -45,6 +45,10 @@ export function severityNumberOf(level: number): number {
   return SEVERITY_NUMBERS[level] ?? 0;
 }
 
+const LEVEL_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(LogLevels).map(([name, level]) => [level, name]),
+);
+
 const severityFragments = new Map<number, { name: string; fragment: string }>();
 
 // `"severityNumber":9,"severityText":"INFO"`, built once per level.
@@ -88,6 +92,14 @@ function observedNanos(ms: number): string {
   return lastObserved;
 }
 
+// A string as JSON whose text is valid UTF-8. JSON.stringify writes a lone
+// surrogate as an escape ("\ud800") that stands for no UTF-8 text, and proto3
+// strings must be UTF-8: a strict collector rejects the whole batch. So lone
+// surrogates become U+FFFD; the check first keeps the usual case to one scan.
+function jsonString(text: string): string {
+  return JSON.stringify(text.isWellFormed() ? text : text.toWellFormed());
+}
+
 /**
  * Any JSON-safe value as an OTLP AnyValue in JSON: strings, booleans, safe
  * integers (intValue, a decimal string), other numbers (doubleValue),
@@ -97,7 +109,7 @@ export function anyValueJson(value: unknown): string {
   // Plain loops and concatenation: this runs for every arg of every record.
   switch (typeof value) {
     case "string":
-      return '{"stringValue":' + JSON.stringify(value) + "}";
+      return '{"stringValue":' + jsonString(value) + "}";
     case "boolean":
       return value ? '{"boolValue":true}' : '{"boolValue":false}';
     case "number":
@@ -126,13 +138,13 @@ export function anyValueJson(value: unknown): string {
     default:
       // Not JSON-safe data (only standalone records can carry it, and those
       // go through captureArgs first): say what it was rather than lose it.
-      return '{"stringValue":' + JSON.stringify(String(value)) + "}";
+      return '{"stringValue":' + jsonString(String(value)) + "}";
   }
 }
 
 /** One OTLP KeyValue in JSON. */
 export function keyValueJson(key: string, value: unknown): string {
-  return '{"key":' + JSON.stringify(key) + ',"value":' + anyValueJson(value) + "}";
+  return '{"key":' + jsonString(key) + ',"value":' + anyValueJson(value) + "}";
 }
 
 // Fragments for the attributes that repeat on every record of a logger or
@@ -173,15 +185,21 @@ export function logRecordJson(record: LogRecord, observedMs: number): string {
   return `{"timeUnixNano":"${unixNanos(timeOf(record))}","observedTimeUnixNano":"${
     observedNanos(observedMs)
   }",${severityFragment(record.level, record.levelName)},"body":{"stringValue":${
-    JSON.stringify(String(record.msg))
+    jsonString(String(record.msg))
   }},"attributes":[${attributes}]}`;
 }
 
-/** A line handed to `log()` without its record: body only, severity unspecified. */
-export function bareLineJson(line: string, observedMs: number): string {
+/**
+ * A line without its record: the body, and the severity of `level` when it
+ * is known (`logLine()`), else unspecified (`log()`).
+ */
+export function bareLineJson(line: string, observedMs: number, level?: number): string {
   const observed = observedNanos(observedMs);
+  const severity = level === undefined
+    ? `"severityNumber":0`
+    : severityFragment(level, LEVEL_NAMES[level] ?? `Level ${level}`);
   return `{"timeUnixNano":"${observed}","observedTimeUnixNano":"${observed}",` +
-    `"severityNumber":0,"body":{"stringValue":${JSON.stringify(line)}}}`;
+    `${severity},"body":{"stringValue":${jsonString(line)}}}`;
 }
 
 /** The Resource in JSON, from its attributes. */

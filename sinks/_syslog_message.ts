@@ -135,7 +135,22 @@ export class SyslogMessageRenderer {
       timestampOf(record)
     }${this.#middle}${this.#loggerFields}${this.#sdOpen}${this.#workerParam}${seq}" logger="${
       sdValue(loggerName)
-    }"] ${this.#bom}${this.#body === undefined ? bodyOf(record) : this.#body(record)}`;
+    }"] ${this.#bom}${this.body(record)}`;
+  }
+
+  /** The MSG of a record: the formatter's text, or msg and then each arg as JSON. */
+  body(record: LogRecord): string {
+    return this.#body === undefined ? bodyOf(record) : this.#body(record);
+  }
+
+  /**
+   * A finished line that comes without its record (`preformat`), at the
+   * severity of `level`: no MSGID and no structured data, the line as MSG.
+   */
+  line(level: number, text: string, time: number): string {
+    return `<${this.#priBase + severityOf(level)}>1 ${
+      isoTime(time)
+    }${this.#middle}${NIL} ${NIL} ${this.#bom}${text}`;
   }
 
   /** A message of the handler's own (a drop notice): WARN, logger "workerlog", worker "main". */

@@ -1,5 +1,5 @@
 import { BaseHandler, type LevelName, type LogRecord } from "@std/log";
-import type { ReportsErrors } from "../common/handler_hooks.ts";
+import type { LogsLines, ReportsErrors } from "../common/handler_hooks.ts";
 import { within } from "../common/_within.ts";
 import { type Batch, BatchQueue } from "./_otlp_batches.ts";
 import {
@@ -233,7 +233,7 @@ interface BatchSender {
  * await otlp.drained();
  * ```
  */
-export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisposable {
+export class OtlpHandler extends BaseHandler implements ReportsErrors, LogsLines, AsyncDisposable {
   /** The logs URL records are posted to. */
   readonly endpoint: string;
   readonly #client: Deno.HttpClient | undefined;
@@ -360,15 +360,22 @@ export class OtlpHandler extends BaseHandler implements ReportsErrors, AsyncDisp
     this.#enqueue(json);
   }
 
-  /**
-   * Sends a line that comes without its record (a QueueListener with
-   * `respectHandlerLevel: false` or `preformat` hands lines over this way):
-   * the line is the body, with no severity. Give the handler records
-   * instead where you can.
-   */
+  /** Sends `msg`, a finished line, as the body of a record with no severity; see `logLine()`. */
   log(msg: string): void {
     this.#received++;
     this.#enqueue(bareLineJson(msg, Date.now()));
+  }
+
+  /**
+   * Sends a line that comes without its record, logged at `level` (a
+   * QueueListener hands `preformat` lines, and with `respectHandlerLevel:
+   * false` each `format(record)`, over this way, after checking the level):
+   * the line is the body, with the level's severity and no attributes. Give
+   * the handler records instead where you can.
+   */
+  logLine(level: number, line: string): void {
+    this.#received++;
+    this.#enqueue(bareLineJson(line, Date.now(), level));
   }
 
   /**

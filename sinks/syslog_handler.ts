@@ -5,10 +5,9 @@ import {
   LogLevels,
   type LogRecord,
 } from "@std/log";
-import { LogRecord as PlainRecord } from "@std/log/logger";
 import { within } from "../common/_within.ts";
 import { ForwardingError, InvalidOptionError } from "../errors.ts";
-import type { ReportsErrors } from "../common/handler_hooks.ts";
+import type { LogsLines, ReportsErrors } from "../common/handler_hooks.ts";
 import {
   FACILITIES,
   headerField,
@@ -132,11 +131,19 @@ export interface SyslogHandlerOptions extends BaseHandlerOptions {
   maxBufferBytes?: number;
   /** For "relp": the most messages sent and not yet acknowledged. Default: 1,024. */
   relpWindow?: number;
-  /** The first delay before reconnecting, doubled after each failure. Default: 100 ms. */
+  /**
+   * The first delay before reconnecting, doubled after each failure until
+   * the link works again (RELP: a message answered; TCP, TLS, UDP, whose
+   * writes prove nothing: a connection that stayed up 10 x reconnectMinMs).
+   * A fault is reported once per such episode. Default: 100 ms.
+   */
   reconnectMinMs?: number;
   /** The longest delay before reconnecting. Default: 30,000 ms (or `reconnectMinMs` if more). */
   reconnectMaxMs?: number;
-  /** How long one connection attempt (and the RELP handshake) may take. Default: 10,000 ms. */
+  /**
+   * How long one connection attempt may take, the TLS handshake included
+   * (RELP's open then gets as long again). Default: 10,000 ms.
+   */
   connectTimeoutMs?: number;
   /** How long `[Symbol.asyncDispose]()` waits for buffered messages to be delivered. Default: 5,000 ms. */
   closeTimeoutMs?: number;
@@ -262,7 +269,8 @@ const POST_BYTES = 256 * 1024;
  * log.info("hello, syslog");
  * ```
  */
-export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDisposable {
+export class SyslogHandler extends BaseHandler
+  implements ReportsErrors, LogsLines, AsyncDisposable {
   /** How it sends. */
   readonly transport: SyslogTransport;
   /** The receiver's host. */
@@ -283,7 +291,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   readonly #reportChosen: boolean;
   // Counted here; the I/O worker counts the rest in #counts (see COUNT).
   #stats = { dropped: 0, truncated: 0, oversized: 0, abandoned: 0 };
-  readonly #counts = new BigInt64Array(new SharedArrayBuffer(COUNTS_BYTES));
+  #counts = new BigInt64Array(new SharedArrayBuffer(COUNTS_BYTES));
   /** The worker's counters as destroy() left them: it counts no more. */
   #final: BigInt64Array | undefined;
   // The buffer's accounting: what was accepted and not yet released by the
@@ -302,6 +310,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
   #io: IoWorker<SyslogIoRequest, SyslogIoReport> | undefined;
   #ioClosed: (() => void) | undefined;
   #destroyed = false;
+  #closedDropsReported = false;
   #closing: Promise<void> | undefined;
   /** Records dropped since the last drop notice went into the buffer. */
   #unnoticedDrops = 0;
@@ -410,9 +419,44 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
     this.#enqueue(message);
   }
 
-  /** Sends `msg` as the MSG of an INFO message from logger "default", now. */
+  /** Sends `msg`, a finished line, as the MSG of an INFO message, now; see `logLine()`. */
   log(msg: string): void {
-    this.handle(new PlainRecord({ msg, args: [], level: LogLevels.INFO, loggerName: "default" }));
+    this.logLine(LogLevels.INFO, msg);
+  }
+
+  /**
+   * Sends `line`, a finished line, as the MSG of a message at the severity
+   * of `level`, now, without MSGID or structured data: a QueueListener hands
+   * preformatted lines over this way, after checking the level. Give the
+   * handler records instead where you can (no `preformat`).
+   */
+  logLine(level: number, line: string): void {
+    this.#enqueue(this.#renderer.line(level, line, Date.now()));
+  }
+
+  /** The MSG a record gets: the formatter's text, or msg and each arg as JSON. */
+  override format(record: LogRecord): string {
+    return this.#renderer.body(record);
+  }
+
+  /**
+   * Opens the handler again after `destroy()`, as `log.setup()` asks of the
+   * handlers it is given: a new sending worker, the counters going on.
+   */
+  override setup(): void {
+    if (!this.#destroyed) return;
+    const counts = new BigInt64Array(new SharedArrayBuffer(COUNTS_BYTES));
+    counts.set(this.#final!);
+    // destroy() settled every record: what it abandoned counts as released.
+    counts[COUNT.released] = BigInt(this.#pushed);
+    counts[COUNT.releasedBytes] = BigInt(this.#pushedBytes);
+    this.#counts = counts;
+    this.#final = undefined;
+    this.#io = undefined;
+    this.#ioClosed = undefined;
+    this.#closing = undefined;
+    this.#closedDropsReported = false;
+    this.#destroyed = false;
   }
 
   /** Hands what was accepted to the sending worker; returns at once (the QueueListener calls this every turn). */
@@ -525,7 +569,7 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
 
   #enqueue(message: string) {
     if (this.#destroyed) {
-      this.#stats.dropped++;
+      this.#dropClosed();
       return;
     }
     let bytes = utf8Length(message);
@@ -588,6 +632,21 @@ export class SyslogHandler extends BaseHandler implements ReportsErrors, AsyncDi
         ),
       );
     }
+  }
+
+  #dropClosed() {
+    this.#stats.dropped++;
+    if (this.#closedDropsReported) return;
+    this.#closedDropsReported = true;
+    this.#report(
+      new ForwardingError(
+        this.target,
+        `SyslogHandler (${this.target}) is closed, so records logged to it are dropped (counted ` +
+          `in stats().dropped). Log through handlers that are set up: log.setup() calls setup() ` +
+          `on the handlers it is given, and a handler destroyed by an earlier log.setup() is ` +
+          `closed until then.`,
+      ),
+    );
   }
 
   #pushDropNotice() {

@@ -217,11 +217,12 @@ Deno.test("records become OTLP LogRecords: exact time, severity, body, attribute
   );
   handler.handle(workerRecord(99, { level: LogLevels.NOTSET, msg: "below the level" }));
   handler.log("a bare line");
+  handler.logLine(LogLevels.ERROR, "a preformatted line");
   await handler.drained();
   const after = Date.now();
   assertEquals(receiver.problems, []);
   const records = receiver.records();
-  assertEquals(records.length, 7);
+  assertEquals(records.length, 8);
   for (const [i, levelName] of LEVEL_NAMES.entries()) {
     const record = records[i];
     assertEquals(record.timeUnixNano, `${1_795_598_965_406 + i}000000`);
@@ -239,18 +240,22 @@ Deno.test("records become OTLP LogRecords: exact time, severity, body, attribute
     assertEquals(attributes, { logger: "app", worker: "worker-1", "worker.index": 1, seq: i });
     assertEquals(sentArgs, i === 0 ? args : undefined);
   }
-  const [main, bare] = records.slice(5);
+  const [main, bare, preformatted] = records.slice(5);
   assertEquals(main.attributes, { logger: "default", worker: "main", args: ["1n", { k: 1 }] });
   assertEquals(bare.body, "a bare line");
   assertEquals(bare.severityNumber, 0);
+  assertEquals(
+    [preformatted.body, preformatted.severityNumber, preformatted.severityText],
+    ["a preformatted line", 17, "ERROR"],
+  );
   // big (2^60) is past 2^53: a double, not an intValue string that lies.
   const raw = JSON.stringify(receiver.accepted[0].payload);
   assert(raw.includes(`"doubleValue":${2 ** 60}`), raw.slice(0, 400));
   assert(raw.includes(`"intValue":"42"`));
   assertEquals(handler.stats(), {
-    received: 7,
-    sent: 7,
-    exported: 7,
+    received: 8,
+    sent: 8,
+    exported: 8,
     rejected: 0,
     dropped: 0,
     retried: 0,
@@ -258,6 +263,30 @@ Deno.test("records become OTLP LogRecords: exact time, severity, body, attribute
     inFlight: 0,
     pending: 0,
   });
+  assertEquals(reports, []);
+});
+
+Deno.test("lone surrogates in the message, args, keys and logger name arrive as U+FFFD", async () => {
+  await using receiver = OtlpReceiver.start();
+  const { handler, reports } = handlerFor(receiver);
+  await using _ = handler;
+  handler.handle(workerRecord(0, {
+    msg: "msg \ud800",
+    loggerName: "app \udfff",
+    args: ["arg \ud83d", { "key \udc00": "x" }, "a pair \ud83d\ude00"],
+  }));
+  handler.log("bare \ud800");
+  await handler.drained();
+  assertEquals(receiver.problems, []);
+  const [record, bare] = receiver.records();
+  assertEquals(record.body, "msg \ufffd");
+  assertEquals(record.attributes.logger, "app \ufffd");
+  assertEquals(record.attributes.args, [
+    "arg \ufffd",
+    { "key \ufffd": "x" },
+    "a pair \ud83d\ude00",
+  ]);
+  assertEquals(bare.body, "bare \ufffd");
   assertEquals(reports, []);
 });
 

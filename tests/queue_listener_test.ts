@@ -206,6 +206,42 @@ Deno.test("listener: a handler that throws is reported once and the others get e
   assertEquals((await readLines(file)).length, 100);
 });
 
+Deno.test("listener: handlers that throw odd values, or a new message each time, are reported once per kind; nothing is lost", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+  revoke();
+  class Throwing extends BaseHandler {
+    constructor(readonly what: (at: number) => unknown) {
+      super("INFO");
+    }
+    log() {
+      throw this.what(++this.calls);
+    }
+    calls = 0;
+  }
+  const handlers = [
+    new Throwing(() => Object.create(null)),
+    new Throwing(() => revoked),
+    new Throwing((at) => new Error(`record ${at} failed`)),
+  ];
+  const reports: HandlerError[] = [];
+  const records = 200;
+  {
+    await using listener = new QueueListener(
+      [...handlers, jsonFile(file)],
+      { onError: (error) => reports.push(error) },
+    ).start();
+    const logger = new Logger("app", "INFO", { handlers: [listener.handler()] });
+    for (let i = 0; i < records; i++) logger.info(`record ${i}`);
+    assertEquals(listener.stats().handlerErrors, 3 * records);
+  }
+  assertEquals(handlers.map((handler) => handler.calls), [records, records, records]);
+  assertEquals(reports.map((report) => report.handler), ["Throwing", "Throwing", "Throwing"]);
+  assertStringIncludes(reports[2].message, "record 1 failed");
+  assertEquals([...assertCompleteAndOrdered(await readJsonLines(file))], [["main", records]]);
+});
+
 Deno.test("listener: records are rebuilt as WorkerLogRecords with the sender's name and index", async () => {
   const seen: WorkerLogRecord[] = [];
   class Collect extends BaseHandler {

@@ -304,6 +304,81 @@ Deno.test("a dead receiver does not hold up the FileHandler beside it: every rec
   assert(reports.some((message) => message.includes("records not delivered")), reports.join("\n"));
 });
 
+Deno.test("lines without their records (preformat, respectHandlerLevel: false) arrive at their own severity, above the handler's level too", async () => {
+  await using dir = await tempDir();
+  await using rsyslog = await Rsyslog.start({ dir: dir.path, tcp: true });
+  const perLevel = 3;
+  const { handler: warnOnly, errors } = handlerFor({ port: rsyslog.tcpPort }, "INFO");
+  warnOnly.level = 30;
+  await spawn(fixture("levels_worker.ts"), {
+    count: 1,
+    args: { perLevel },
+    handlers: [warnOnly],
+    preformat: true,
+  });
+  // WARN, ERROR and CRITICAL lines, each as its own severity (4, 3, 2).
+  const lines = await rsyslog.waitForReceived(3 * perLevel, "the preformatted lines");
+  assertEquals(
+    lines.map((got) => got.syslogseverity),
+    Array.from({ length: perLevel }, () => ["4", "3", "2"]).flat(),
+  );
+  lines.forEach((got, i) => {
+    const level = ["WARN", "ERROR", "CRITICAL"][i % 3];
+    assertMatch(
+      got.msg,
+      new RegExp(`^\\S+Z ${level} \\[worker-0\\] default: ${level.toLowerCase()} `),
+    );
+    assertEquals([got.msgid, got["structured-data"]], ["-", "-"], "a line has no record's fields");
+  });
+
+  const { handler: everything, errors: moreErrors } = handlerFor({ port: rsyslog.tcpPort }, "INFO");
+  everything.level = 50;
+  // Below every handler's level: the senders must send it all, too.
+  const listener = new QueueListener([everything], { respectHandlerLevel: false }).start();
+  await spawn(fixture("levels_worker.ts"), {
+    count: 1,
+    args: { perLevel },
+    listener,
+    loggers: { default: { level: "DEBUG" } },
+  });
+  await listener.stop();
+  const all = (await rsyslog.waitForReceived(8 * perLevel, "every record")).slice(3 * perLevel);
+  assertEquals(
+    all.map((got) => [got.syslogseverity, got.msg]),
+    Array.from({ length: perLevel }, (_, i) => [
+      ["7", `debug ${i}`],
+      ["6", `info ${i}`],
+      ["4", `warn ${i}`],
+      ["3", `error ${i}`],
+      ["2", `critical ${i}`],
+    ]).flat(),
+  );
+  assertEquals([...errors, ...moreErrors], []);
+});
+
+Deno.test("a handler destroyed by log.setup() opens again at its setup(); what came while closed is counted and reported once", async () => {
+  await using dir = await tempDir();
+  await using rsyslog = await Rsyslog.start({ dir: dir.path, tcp: true });
+  const { handler, errors } = handlerFor({ port: rsyslog.tcpPort });
+  handler.handle(record("before", { seq: 0 }));
+  await handler.drained();
+  handler.destroy();
+  handler.handle(record("while closed 1"));
+  handler.handle(record("while closed 2"));
+  assertEquals(handler.stats().dropped, 2);
+  assertEquals(errors.length, 1, errors.map((error) => error.message).join("\n"));
+  assertMatch(errors[0].message, /is closed, so records logged to it are dropped/);
+  handler.setup();
+  handler.handle(record("after", { seq: 1 }));
+  await handler.drained();
+  await handler[Symbol.asyncDispose]();
+  const received = await rsyslog.waitForReceived(2, "the records before and after");
+  assertEquals(received.map((got) => got.msg), ["before", "after"]);
+  const stats = handler.stats();
+  assertEquals([stats.accepted, stats.delivered, stats.dropped, stats.buffered], [2, 2, 2, 0]);
+  assertEquals(errors.length, 1);
+});
+
 Deno.test("the listener's reporter replaces the default one, not an onError given", async () => {
   const port = freePort();
   const reported: Error[] = [];
