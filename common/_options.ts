@@ -54,6 +54,40 @@ export function checkWholeNumber(option: string, value: unknown, min = 1): numbe
   return value as number;
 }
 
+/** The most records a batch may hold: its logger indexes are 16-bit. */
+export const MAX_BATCH_SIZE = 65_536;
+
+/** Throws unless `value` is a batch size: a whole number from 1 to MAX_BATCH_SIZE. */
+export function checkBatchSize(value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_BATCH_SIZE) {
+    throw new InvalidOptionError(
+      "batchSize",
+      value,
+      `a whole number from 1 to ${MAX_BATCH_SIZE}, e.g. { batchSize: 1024 }`,
+    );
+  }
+  return value as number;
+}
+
+/**
+ * Throws unless `name` can name a sender on every transport: 1 to 256
+ * characters, no control characters (a socket's hello carries it).
+ */
+export function checkSenderName(option: string, name: unknown): string {
+  if (
+    typeof name !== "string" || name === "" || name.length > 256 || hasControlCharacters(name)
+  ) {
+    throw new InvalidOptionError(option, name, "1 to 256 characters, no control characters");
+  }
+  return name;
+}
+
+/** Throws unless `value` is an AbortSignal (or undefined). */
+export function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new InvalidOptionError("signal", value, "an AbortSignal, e.g. AbortSignal.timeout(10_000)");
+}
+
 /** Throws unless `value` is true or false. */
 export function checkBoolean(option: string, value: unknown): boolean {
   if (typeof value !== "boolean") throw new InvalidOptionError(option, value, "true or false");

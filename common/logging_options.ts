@@ -45,6 +45,6 @@ export interface LoggingOptions {
    * name; false leaves it without handlers, so its records go nowhere.
    */
   routeUnlistedLoggers?: boolean;
-  /** Records per batch. Default: 512. */
+  /** Records per batch, 1 to 65,536. Default: 512. */
   batchSize?: number;
 }

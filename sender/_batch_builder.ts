@@ -70,11 +70,16 @@ export class BatchBuilder {
     return size;
   }
 
-  /** Adds a finished line (without its "\n"). Returns the size it added. */
+  /**
+   * Adds a finished line (without its "\n"). A "\n" inside it is written as
+   * the two characters \n, as textFormatter does: a line batch's lines end
+   * where its "\n"s are, and the listener refuses one that says otherwise.
+   * Returns the size it added.
+   */
   addLine(seq: number, level: number, line: string): number {
     const i = this.#start(seq, LINES, level);
     if (level < this.#minLevel) this.#minLevel = level;
-    return this.#addText(i, line, 1);
+    return this.#addText(i, line.includes("\n") ? line.replaceAll("\n", "\\n") : line, 1);
   }
 
   /** Hands out the batch and its transfer list, and starts a new one. */

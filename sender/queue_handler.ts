@@ -19,7 +19,8 @@ import {
   sendCounted,
   WAITING,
 } from "../common/_flow.ts";
-import { checkWholeNumber } from "../common/_options.ts";
+import { capturedSize } from "../common/_capture.ts";
+import { checkBatchSize } from "../common/_options.ts";
 import {
   CLOSING,
   FLUSH,
@@ -33,6 +34,7 @@ import {
 } from "../common/_wire.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { captureRecord, type WorkerLogRecord } from "../common/worker_log_record.ts";
+import { describeError } from "../errors.ts";
 import { BatchBuilder } from "./_batch_builder.ts";
 import { postPendingOnExit } from "./_exit_hooks.ts";
 import { FormattingRecord } from "./_formatting_record.ts";
@@ -56,6 +58,9 @@ const BLOCK_RECHECK_MS = 50;
  * only once the worker's module has loaded: until the returned function is
  * called with the formatter, records are held (copied as at the log call),
  * then formatted and sent in order. So one formatter formats every line.
+ * Held records go before that, formatted with the handler's formatter as it
+ * is then (spawn's is textFormatter), once they reach the connection's caps
+ * (so that memory stays bounded), at an exit, and at a post request.
  * Defined inside the class (a static block) so that it can reach its
  * private fields without making them public.
  */
@@ -86,6 +91,14 @@ export interface QueueHandlerOptions extends BaseHandlerOptions, Pick<LoggingOpt
    * Format each record here, with this handler's formatter, and send the
    * finished line; the listener's handlers then write it as it is. Use it
    * when the formatter is a pure function of the record. Default: false.
+   *
+   * Under `spawn()` the formatter is the worker module's `formatter` export,
+   * and records logged while the module loads wait for it. If they reach the
+   * connection's `maxInFlight` records or `maxInFlightBytes` first, they go
+   * at once, formatted with `textFormatter`, and so does the rest of what is
+   * logged while the module loads, under the usual caps and overflow policy.
+   * They go the same way when the worker ends, or the program stops on a
+   * signal, before the module has loaded.
    */
   preformat?: boolean;
 }
@@ -143,12 +156,13 @@ export class QueueHandler extends BaseHandler {
   #closed = false;
   /** Records logged before the formatter was chosen (preformat only); see holdUntilFormatter. */
   #held: WorkerLogRecord[] | undefined;
+  #heldBytes = 0;
 
   /** Builds a handler that sends to `options.connection`. */
   constructor(levelName: LevelName, options: QueueHandlerOptions) {
     super(levelName, options);
     const { connection, preformat = false } = options;
-    this.batchSize = checkWholeNumber("batchSize", options.batchSize ?? DEFAULT_BATCH_SIZE);
+    this.batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
     this.preformat = preformat;
     this.#connection = connection;
     this.#flow = connection.shared ? new Int32Array(connection.shared) : undefined;
@@ -167,7 +181,11 @@ export class QueueHandler extends BaseHandler {
       port.addEventListener("message", this.#onReply);
       port.start?.();
     }
-    this.#stopPostingOnExit = postPendingOnExit(() => this.#post());
+    // At an exit the module's formatter may never come: held records go too.
+    this.#stopPostingOnExit = postPendingOnExit(() => {
+      this.#releaseHeld();
+      this.#post();
+    });
   }
 
   /** The sender's name as records carry it, e.g. "worker-2". */
@@ -323,18 +341,36 @@ export class QueueHandler extends BaseHandler {
   // names this sender, with its args captured, so one formatter gives the
   // same line on either side.
   #formatHere(seq: number, record: LogRecord): string {
+    let line: unknown;
     try {
-      return this.format(this.#formatting.load(seq, record));
+      line = this.format(this.#formatting.load(seq, record));
     } catch (error) {
-      return `${record.levelName} ${record.msg} [formatter failed: ${
-        error instanceof Error ? error.message : String(error)
-      }]`;
+      return failedLine(record, describeError(error).message);
+    }
+    return typeof line === "string" ? line : coercedLine(line, record);
+  }
+
+  // A copy that keeps what the record was at the log call. Held records are
+  // not counted against the caps, so at a cap they go.
+  #hold(record: LogRecord) {
+    const held = this.#held!;
+    held.push(captureRecord(record, this.#connection.name, this.#connection.index, 0));
+    this.#heldBytes += record.msg.length + capturedSize();
+    if (held.length >= this.#maxInFlight || this.#heldBytes >= this.#maxInFlightBytes) {
+      this.#releaseHeld();
+    } else if (this.#postRequested()) {
+      this.#releaseHeld();
+      this.flush();
     }
   }
 
-  // A copy that keeps what the record was at the log call.
-  #hold(record: LogRecord) {
-    this.#held!.push(captureRecord(record, this.#connection.name, this.#connection.index, 0));
+  // Sends the held records, formatted with the formatter the handler has now.
+  #releaseHeld() {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    this.#heldBytes = 0;
+    for (const record of held) this.handle(record);
   }
 
   #hearsReplies(): boolean {
@@ -351,6 +387,7 @@ export class QueueHandler extends BaseHandler {
       if (this.#flow !== undefined) {
         this.#postRequestsSeen = Atomics.load(this.#flow, POST_REQUESTS);
       }
+      this.#releaseHeld();
       this.flush();
     } else if (message.kind === CLOSING) {
       this.#closed = true;
@@ -364,11 +401,24 @@ export class QueueHandler extends BaseHandler {
     holdUntilFormatter = (handler) => {
       handler.#held = [];
       return (formatter) => {
-        const held = handler.#held ?? [];
-        handler.#held = undefined;
         handler.formatter = formatter;
-        for (const record of held) handler.handle(record);
+        handler.#releaseHeld();
       };
     };
+  }
+}
+
+// The line of a record whose formatter failed: the record is kept.
+function failedLine(record: LogRecord, problem: string): string {
+  return `${record.levelName} ${record.msg} [formatter failed: ${problem}]`;
+}
+
+// What a formatter returned that is not a string, made one as a template
+// literal would; String() itself throws for some values (no prototype).
+function coercedLine(result: unknown, record: LogRecord): string {
+  try {
+    return String(result);
+  } catch {
+    return failedLine(record, `it returned ${describeError(result).message}, not a string`);
   }
 }

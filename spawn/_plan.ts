@@ -5,9 +5,12 @@
  * @module
  */
 import {
+  checkBatchSize,
   checkBoolean,
   checkCloneable,
   checkRouting,
+  checkSenderName,
+  checkSignal,
   checkWholeNumber,
   toModuleUrl,
 } from "../common/_options.ts";
@@ -54,17 +57,15 @@ export async function planRun<A>(module: string | URL, options: SpawnOptions<A>)
       "an object such as { count: 4, handlers: [...] }",
     );
   }
-  options.signal?.throwIfAborted();
+  const signal = checkSignal(options.signal);
+  signal?.throwIfAborted();
   const count = checkWholeNumber("count", options.count);
   checkListenerOptions(options);
   if (options.onMessage !== undefined && typeof options.onMessage !== "function") {
     throw new InvalidOptionError("onMessage", options.onMessage, "a function (data, index) => {}");
   }
   const processes = options.processes === undefined ? undefined : checkForProcesses(options);
-  const name = options.name ?? (processes ? "process" : "worker");
-  if (typeof name !== "string" || name === "" || name.includes("#")) {
-    throw new InvalidOptionError("name", name, 'a non-empty name without "#", e.g. "indexer"');
-  }
+  const name = checkRunName(options.name ?? (processes ? "process" : "worker"), count);
   checkCloneable("args", options.args, processes ? "the processes" : "the workers");
   const plan: Plan = {
     module: await checkModule(module),
@@ -74,11 +75,21 @@ export async function planRun<A>(module: string | URL, options: SpawnOptions<A>)
     name,
     preformat: checkBoolean("preformat", options.preformat ?? false),
     onMessage: options.onMessage,
-    signal: options.signal,
+    signal,
     processes,
   };
-  options.signal?.throwIfAborted();
+  signal?.throwIfAborted();
   return plan;
+}
+
+// The name of a run's senders, `${name}-${index}`: each must be a sender
+// name (see checkSenderName), checked here for the longest of them.
+function checkRunName(name: unknown, count: number): string {
+  if (typeof name !== "string" || name === "" || name.includes("#")) {
+    throw new InvalidOptionError("name", name, 'a non-empty name without "#", e.g. "indexer"');
+  }
+  checkSenderName("name", `${name}-${count - 1}`);
+  return name;
 }
 
 function checkListenerOptions<A>(options: SpawnOptions<A>) {
@@ -137,7 +148,7 @@ function checkLogging(options: LoggingOptions): LoggingOptions {
   if (level !== undefined) logging.level = level;
   // Checked here, before any worker or process starts, not in each of them.
   if (options.batchSize !== undefined) {
-    logging.batchSize = checkWholeNumber("batchSize", options.batchSize);
+    logging.batchSize = checkBatchSize(options.batchSize);
   }
   return logging;
 }

@@ -5,7 +5,7 @@
 // of awkward args, and times that are not whole milliseconds.
 import fc from "fast-check";
 import { assert, assertEquals, assertFalse, assertStringIncludes } from "@std/assert";
-import { BaseHandler, FileHandler, type LogLevel } from "@std/log";
+import { BaseHandler, FileHandler, Logger, type LogLevel } from "@std/log";
 import { LogRecord } from "@std/log/logger";
 import {
   jsonLinesFormatter,
@@ -362,4 +362,44 @@ Deno.test("values: WorkerLogRecord's datetime is a real Date, also when mutated"
   date.setUTCFullYear(2030);
   assertEquals(date.toISOString(), "2030-11-25T09:00:00.007Z");
   assertEquals(record.datetime.toISOString(), "2026-11-25T09:00:00.007Z", "each call a fresh Date");
+});
+
+Deno.test("bad input: a preformat formatter that throws or returns no string costs only its own line", async () => {
+  const lines: string[] = [];
+  class Collect extends BaseHandler {
+    override log(line: string) {
+      lines.push(line);
+    }
+  }
+  await using listener = new QueueListener([new Collect("INFO")]).start();
+  const failing: Record<string, () => unknown> = {
+    "throws-null-prototype": () => {
+      throw Object.create(null);
+    },
+    "returns-undefined": () => undefined,
+    "returns-a-number": () => 42,
+    "returns-null-prototype": () => Object.create(null),
+  };
+  const handler = new QueueHandler("INFO", {
+    connection: listener.connect({ name: "formatting" }),
+    preformat: true,
+    formatter: (record: LogRecord) =>
+      (Object.hasOwn(failing, record.msg) ? failing[record.msg]() : `ok ${record.msg}`) as string,
+  });
+  const logger = new Logger("app", "INFO", { handlers: [handler] });
+  for (const msg of ["a", ...Object.keys(failing).flatMap((name, i) => [name, `after ${i}`])]) {
+    logger.info(msg); // never throws
+  }
+  await handler.flush();
+  assertEquals(lines, [
+    "ok a",
+    "INFO throws-null-prototype [formatter failed: [Object: null prototype] {}]",
+    "ok after 0",
+    "undefined",
+    "ok after 1",
+    "42",
+    "ok after 2",
+    "INFO returns-null-prototype [formatter failed: it returned [Object: null prototype] {}, not a string]",
+    "ok after 3",
+  ]);
 });

@@ -113,6 +113,25 @@ Deno.test("errors: count must be a whole number of at least 1", async () => {
   }
 });
 
+Deno.test("errors: a run's name, signal and batchSize are checked before anything starts", async () => {
+  const bad: [Record<string, unknown>, string, string][] = [
+    [{ name: "x".repeat(300) }, "name", "1 to 256 characters"],
+    [{ name: "two\nlines", processes: { permissions: [] } }, "name", "no control characters"],
+    [{ name: "run#1" }, "name", 'without "#"'],
+    [{ signal: {} }, "signal", "an AbortSignal"],
+    [{ batchSize: 2 ** 32 }, "batchSize", "a whole number from 1 to 65536"],
+    [{ batchSize: 0 }, "batchSize", "a whole number from 1 to 65536"],
+  ];
+  for (const [options, option, expected] of bad) {
+    const error = await assertRejects(
+      () => spawn(fixture("count_worker.ts"), { count: 2, handlers: [], ...options }),
+      InvalidOptionError,
+      expected,
+    );
+    assertEquals(error.option, option);
+  }
+});
+
 Deno.test("errors: handlers and listener: exactly one of them", async () => {
   await assertRejects(
     () => spawn(fixture("count_worker.ts"), { count: 1 }),

@@ -8,6 +8,7 @@ import { FileHandler, Logger, type LogRecord, RotatingFileHandler } from "@std/l
 import {
   BatchFileHandler,
   jsonLinesFormatter,
+  ProcessHandler,
   QueueHandler,
   QueueListener,
   spawn,
@@ -21,6 +22,7 @@ import {
   readLines,
   readTextLines,
   tempDir,
+  within,
 } from "./_helpers.ts";
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
@@ -219,6 +221,38 @@ Deno.test("fast path: a plain FileHandler writes the same bytes as one that take
   assertEquals(lines.length, records);
   assert(lines.every((line) => /^(WARN|ERROR|CRITICAL) app /.test(line)));
   assert(logCalls < records / 20, `${logCalls} log() calls for ${records} records: not batched`);
+});
+
+Deno.test("behind a listener: a preformatted line with a line break inside stays one line, from a thread and from a socket", async () => {
+  await using dir = await tempDir();
+  const file = new FileHandler("INFO", { filename: dir.file("out.log") });
+  await using listener = new QueueListener([file]).start();
+  const { address, token } = await listener.listen({ path: dir.file("log.sock") });
+  const twoLines = (record: LogRecord) => `${record.levelName} ${record.msg}\nsecond line`;
+  const thread = new QueueHandler("NOTSET", {
+    connection: listener.connect({ name: "thread" }),
+    preformat: true,
+    formatter: twoLines,
+  });
+  await using socket = new ProcessHandler("NOTSET", {
+    address,
+    token,
+    name: "socket",
+    preformat: true,
+    formatter: twoLines,
+  });
+  for (const [handler, name] of [[thread, "thread"], [socket, "socket"]] as const) {
+    const logger = new Logger(name, "INFO", { handlers: [handler] });
+    for (let i = 0; i < 100; i++) logger.info(`${name} ${i}`);
+    await within(handler.flush(), 10_000, `${name}'s flush()`);
+  }
+  await listener.stop();
+  const lines = await readLines(dir.file("out.log"));
+  assertEquals(lines, [
+    ...Array.from({ length: 100 }, (_, i) => `INFO thread ${i}\\nsecond line`),
+    ...Array.from({ length: 100 }, (_, i) => `INFO socket ${i}\\nsecond line`),
+  ]);
+  assertEquals(listener.stats().peers?.refusedBy.malformed, 0);
 });
 
 Deno.test("fast path: preformatted lines reach a plain FileHandler whole and in order", async () => {
