@@ -118,6 +118,9 @@ export class SocketSender extends EventTarget implements PostTarget {
   #droppedReported = 0;
   #everSent = false;
   #conn: Deno.Conn | undefined;
+  // The socket opened and not yet welcomed: a flush() in between must keep
+  // it alive too, or the program can end while it waits for the WELCOME.
+  #opening: Deno.Conn | undefined;
   #connecting = false;
   #writing = false;
   #closed = false;
@@ -171,6 +174,11 @@ export class SocketSender extends EventTarget implements PostTarget {
     this.#closed = true;
     clearTimeout(this.#retry);
     this.#drop();
+    try {
+      this.#opening?.close(); // #connect() sees it fail and stops
+    } catch {
+      // Closed already.
+    }
     Atomics.store(this.flow, CLOSED, 1);
     this.#flushes = [];
     this.dispatchEvent(new MessageEvent("message", { data: { kind: CLOSING_MESSAGE } }));
@@ -315,7 +323,8 @@ export class SocketSender extends EventTarget implements PostTarget {
     let conn: Deno.Conn | undefined;
     try {
       conn = await this.#open();
-      if (this.#flushes.length === 0) conn.unref();
+      this.#opening = conn;
+      this.#keepAlive(this.#flushes.length > 0);
       const reader = new FrameReader(this.#options.maxFrameBytes);
       reader.helloOnly = false;
       const hello = this.#encoder.hello({
@@ -357,6 +366,7 @@ export class SocketSender extends EventTarget implements PostTarget {
         // Closed already.
       }
     } finally {
+      this.#opening = undefined;
       this.#connecting = false;
     }
     if (this.#conn === undefined) this.#retryLater();
@@ -392,6 +402,8 @@ export class SocketSender extends EventTarget implements PostTarget {
       this.#control.push(this.#encoder.unlisted(logger, level));
     }
     for (const { id } of this.#flushes) this.#control.push(this.#encoder.numbers(FLUSH, id));
+    // Flushes may have come or gone since the socket opened.
+    this.#keepAlive(this.#flushes.length > 0);
     this.#reportDrops();
     this.#write();
     this.#read(conn, reader);
@@ -447,15 +459,16 @@ export class SocketSender extends EventTarget implements PostTarget {
     if (this.#flushes.length === 0) Deno.unrefTimer(this.#retry);
   }
 
-  // While a flush() waits, the socket and the retry timer keep the program
-  // alive; otherwise neither does.
+  // While a flush() waits, the socket (welcomed or still waiting for its
+  // WELCOME) and the retry timer keep the program alive; otherwise none does.
   #keepAlive(alive: boolean) {
-    if (alive) {
-      this.#conn?.ref();
-      if (this.#retry !== undefined) Deno.refTimer(this.#retry);
-    } else {
-      this.#conn?.unref();
-      if (this.#retry !== undefined) Deno.unrefTimer(this.#retry);
+    for (const conn of [this.#conn, this.#opening]) {
+      if (alive) conn?.ref();
+      else conn?.unref();
+    }
+    if (this.#retry !== undefined) {
+      if (alive) Deno.refTimer(this.#retry);
+      else Deno.unrefTimer(this.#retry);
     }
   }
 }

@@ -1,9 +1,9 @@
 import type { LevelName } from "@std/log";
 import { parseAddress } from "../common/_address.ts";
 import { DROPPED } from "../common/_flow.ts";
-import { DEFAULT_MAX_FRAME_BYTES, hasControlCharacters } from "../common/_frames.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../common/_frames.ts";
 import { UNLISTED } from "../common/_wire.ts";
-import { checkWholeNumber } from "../common/_options.ts";
+import { checkSenderName, checkWholeNumber } from "../common/_options.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { QueueHandler, type QueueHandlerOptions } from "./queue_handler.ts";
 import { SocketSender } from "./_socket_sender.ts";
@@ -177,12 +177,7 @@ function openSender(options: ProcessHandlerOptions): SocketSender & { name: stri
       "the token listener.listen() returned (WORKERLOG_TOKEN in the child's environment)",
     );
   }
-  const name = options.name ?? `process-${Deno.pid}`;
-  if (
-    typeof name !== "string" || name === "" || name.length > 256 || hasControlCharacters(name)
-  ) {
-    throw new InvalidOptionError("name", name, "1 to 256 characters, no control characters");
-  }
+  const name = checkSenderName("name", options.name ?? `process-${Deno.pid}`);
   const maxFrameBytes = checkWholeNumber(
     "maxFrameBytes",
     options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

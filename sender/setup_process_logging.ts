@@ -40,7 +40,10 @@ export interface ProcessLoggingOptions extends
  * in `loggers` and (unless `routeUnlistedLoggers` is false) on every logger
  * nobody listed. The address, token, name and level come from
  * WORKERLOG_ADDRESS, WORKERLOG_TOKEN, WORKERLOG_NAME and WORKERLOG_LEVEL
- * (what `listen()` returns as `env`) unless the options give them.
+ * (what `listen()` returns as `env`) unless the options give them; a
+ * variable whose option is given is not read. Without the permission to
+ * read it, WORKERLOG_NAME or WORKERLOG_LEVEL counts as unset, and a missing
+ * address or token is an error that names the option and the variable.
  *
  * It connects in the background and never blocks: records logged before
  * the listener answers, or while it is away, are kept (up to
@@ -61,6 +64,7 @@ export interface ProcessLoggingOptions extends
 export function setupProcessLogging(options?: ProcessLoggingOptions): ProcessHandler {
   options ??= {};
   const routing = checkRouting(options);
+  // Each variable is read only if its option is not given.
   const address = options.address ?? fromEnvironment(ADDRESS_ENV, "address");
   const token = options.token ?? fromEnvironment(TOKEN_ENV, "token");
   const name = options.name ?? optionalEnvironment(NAME_ENV);
@@ -88,8 +92,20 @@ export function setupProcessLogging(options?: ProcessLoggingOptions): ProcessHan
   return handler;
 }
 
+// A variable the setup cannot do without: its option names what is missing.
 function fromEnvironment(variable: string, option: string): string {
-  const value = optionalEnvironment(variable);
+  let value: string | undefined;
+  try {
+    value = Deno.env.get(variable);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    throw new InvalidOptionError(
+      option,
+      undefined,
+      `the listener's ${option}: pass it, or run with --allow-env=${variable} to read it from ` +
+        `the env that listener.listen() returns (${error.message})`,
+    );
+  }
   if (value === undefined) {
     throw new InvalidOptionError(
       option,
@@ -101,17 +117,12 @@ function fromEnvironment(variable: string, option: string): string {
   return value;
 }
 
+// A variable that may be missing: one this process may not read counts as unset.
 function optionalEnvironment(variable: string): string | undefined {
   try {
     return Deno.env.get(variable);
   } catch (error) {
-    throw new InvalidOptionError(
-      "address",
-      undefined,
-      `the listener's address and token: run with --allow-env=${ADDRESS_ENV},${TOKEN_ENV},` +
-        `${NAME_ENV},${LEVEL_ENV}, or pass address and token (${
-          error instanceof Error ? error.message : error
-        })`,
-    );
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    throw error;
   }
 }

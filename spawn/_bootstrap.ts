@@ -78,9 +78,10 @@ async function run(start: StartMessage) {
 
 // Ways a worker can end before its function returns. Each is reported so
 // that spawn() does not wait for a result that will never come; the exit
-// hooks have posted the last batch by then. Uncaught errors are handled here
-// (the worker is terminated once its records are written), so they reach
-// the caller once, as a WorkerError with the stack.
+// hooks have posted the last batch by then. An uncaught error or rejection
+// comes here only if the module's own listeners did not handle it; it is
+// handled here (the worker is terminated once its records are written), so
+// it reaches the caller once, as a WorkerError with the stack.
 function reportEnding(ending: WorkerEnding, name: string, report: (ending: Ending) => void) {
   switch (ending.kind) {
     case "error":

@@ -19,7 +19,7 @@ import { within } from "../common/_within.ts";
 import { describeError, type ErrorDescription } from "../errors.ts";
 import { checkDefaultExport, moduleLoadError, unsendableResult } from "./_user_module.ts";
 import { textFormatter } from "../formatters/text_formatter.ts";
-import type { ProcessHandler } from "../sender/process_handler.ts";
+import { type ProcessHandler, watchUnreachable } from "../sender/process_handler.ts";
 import { holdUntilFormatter } from "../sender/queue_handler.ts";
 import { setupProcessLogging } from "../sender/setup_process_logging.ts";
 import { reportEndings, type WorkerEnding } from "../sender/_exit_hooks.ts";
@@ -79,6 +79,9 @@ class SpawnedProcess {
   readonly #module = Deno.mainModule;
   readonly #aborter = new AbortController();
   readonly #orphaned = Promise.withResolvers<void>();
+  // Nothing listens at the address anymore: spawn()'s listener has stopped,
+  // and never listens there again.
+  readonly #unreachable = Promise.withResolvers<void>();
   #handler: ProcessHandler | undefined;
   #releaseHeld: ((formatter: FormatterFunction) => void) | undefined;
   #loaded = false;
@@ -106,6 +109,7 @@ class SpawnedProcess {
     // The module's own formatter is known only once it has loaded; records
     // logged while it loads wait for it, so that one formatter formats all.
     if (this.#start.preformat) this.#releaseHeld = holdUntilFormatter(this.#handler);
+    watchUnreachable(this.#handler, () => this.#unreachable.resolve());
     reportEndings((ending) => this.#onEnding(ending));
     // Anything pending here would hold the main module back (Deno runs a
     // preload's event loop dry first): stdin and signals wait for "load".
@@ -168,7 +172,8 @@ class SpawnedProcess {
   }
 
   // Ways the process can end or fail away from #run. Uncaught errors and
-  // unhandled rejections are kept from ending it until its records are
+  // unhandled rejections that the module's own listeners did not handle
+  // are kept from ending it until its records (theirs included) are
   // written; Deno.exit() cannot be held back, so its report says how many
   // records had been logged, and spawn() how many never arrived.
   #onEnding(ending: WorkerEnding) {
@@ -229,33 +234,45 @@ class SpawnedProcess {
     }
   }
 
+  // Writes what was logged, then the report, and exits. A process whose
+  // last records were not acknowledged has not finished: "done" becomes a
+  // failure that says how many may be lost, and a failure says it too.
   async #end(report: ProcessReport, code: number) {
     if (this.#ending) return;
     this.#ending = true;
     this.#releaseHeld?.(textFormatter);
-    await this.#flush(code > 128 ? SIGNAL_FLUSH_TIMEOUT_MS : FLUSH_TIMEOUT_MS);
+    const unwritten = await this.#flush(code > 128 ? SIGNAL_FLUSH_TIMEOUT_MS : FLUSH_TIMEOUT_MS);
+    if (unwritten !== undefined && report.kind === "done") {
+      report = { kind: "failed", error: { name: "Error", message: unwritten } };
+      code = 1;
+    } else if (unwritten !== undefined && report.kind === "failed") {
+      report = {
+        ...report,
+        error: { ...report.error, message: `${report.error.message}; ${unwritten}` },
+      };
+    }
     writeReport(this.#start.reportPath, report);
     Deno.exit(code);
   }
 
-  // Waits until the listener has written everything logged, within a bound.
-  async #flush(timeoutMs: number) {
+  // Waits until the listener has written everything logged, within a bound:
+  // undefined once it has, or else what was not acknowledged, and why.
+  async #flush(timeoutMs: number): Promise<string | undefined> {
     const handler = this.#handler!;
-    const written = await within(
-      Promise.race([handler.flush().then(() => true), this.#orphaned.promise.then(() => false)]),
+    const why = await within(
+      Promise.race([
+        handler.flush().then(() => undefined),
+        this.#orphaned.promise.then(() => "spawn()'s process has ended"),
+        this.#unreachable.promise.then(() => `nothing listens at ${this.#start.address} anymore`),
+      ]),
       timeoutMs,
-      false,
+      `not within ${timeoutMs / 1000} s`,
     );
-    if (written) return;
-    const { unacknowledgedRecords } = handler.stats();
-    try {
-      console.error(
-        `workerlog: ${this.#start.name} ended before the listener had acknowledged its last ` +
-          `${unacknowledgedRecords} records; they may be lost.`,
-      );
-    } catch {
-      // stderr is gone with spawn()'s process.
-    }
+    if (why === undefined) return undefined;
+    const { unacknowledgedRecords, refusal } = handler.stats();
+    const refused = refusal === undefined ? "" : `; the listener refused it: ${refusal}`;
+    return `${this.#start.name} ended before the listener had acknowledged its last ` +
+      `${unacknowledgedRecords} records (${why}${refused}); they may be lost`;
   }
 }
 

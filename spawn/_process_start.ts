@@ -9,7 +9,12 @@
  * @module
  */
 import { parseAddress } from "../common/_address.ts";
-import { describeError, type ErrorDescription, WorkerError } from "../errors.ts";
+import {
+  describeError,
+  type ErrorDescription,
+  InvalidOptionError,
+  WorkerError,
+} from "../errors.ts";
 import { moduleLoadError } from "./_user_module.ts";
 import { within } from "../common/_within.ts";
 import {
@@ -58,6 +63,7 @@ interface ProcessRun {
 export async function runProcesses<R>(listener: QueueListener, plan: Plan): Promise<R[]> {
   const args = serializeValue(plan.args);
   const { address, token } = await (listener.listening ?? listener.listen());
+  checkReachable(address);
   const names = runNames(plan, (names) => reserveProcessNames(listener, names));
   try {
     const directory = await privateDirectory();
@@ -75,6 +81,22 @@ export async function runProcesses<R>(listener: QueueListener, plan: Plan): Prom
     // Releases the names of processes that never started (the others are detached).
     await Promise.all(names.map((name) => listener.detach(name)));
   }
+}
+
+// A process gets the address and token, nothing else: over TLS it would
+// need the CA and a name the certificate holds, and its records would be
+// lost. A listener listens once, so it is refused here, before anything
+// starts.
+function checkReachable(address: string) {
+  if (parseAddress("address", address).transport !== "tls") return;
+  throw new InvalidOptionError(
+    "listener",
+    address,
+    "a listener that spawn()'s processes can reach: one that listens on a Unix socket " +
+      '(listen()) or on TCP (listen({ transport: "tcp" })), or one that does not listen yet, ' +
+      "which spawn() makes listen on a Unix socket; a listener listens once, and its TLS " +
+      "address is for senders on other hosts, which bring the CA themselves",
+  );
 }
 
 async function privateDirectory(): Promise<string> {

@@ -2,7 +2,7 @@
 // processes, a real Unix socket, every record counted. Then the same over
 // TLS, as senders on other hosts connect (below).
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { InvalidOptionError, type ListenOptions, QueueListener } from "@workerlog/workerlog";
+import { InvalidOptionError, type ListenOptions, QueueListener, spawn } from "@workerlog/workerlog";
 import {
   decodeFrame,
   type Frame,
@@ -208,6 +208,121 @@ Deno.test("processes: a wrong token is refused and counted; the sender says why"
   assertEquals(listener.stats().received, 0);
   await listener.stop();
   assertEquals(await readLines(file), []);
+});
+
+Deno.test("processes: a flush() while the socket waits for its WELCOME keeps the child alive until the record is written", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await using listener = new QueueListener([jsonFile(file)]).start();
+  const { address, token } = await listener.listen();
+  // Between the child and the listener: a socket that accepts at once, and
+  // passes the child's hello on only after the child has flushed.
+  using proxy = Deno.listen({ transport: "unix", path: dir.file("proxy.sock") });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...CHILD_PERMISSIONS,
+      fixture("exit_flush_before_welcome.ts").pathname,
+      `unix:${dir.file("proxy.sock")}`,
+      token,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const conns: Deno.Conn[] = [];
+  let piping: Promise<unknown> = Promise.resolve();
+  try {
+    const fromChild = await proxy.accept();
+    conns.push(fromChild);
+    const hello = new Uint8Array(64 * 1024);
+    const read = await fromChild.read(hello); // its socket is open; it waits for the WELCOME
+    assert(read !== null, "the child sent its hello");
+    const stdin = child.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode("go\n"));
+    await stdin.close();
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("flushing\n")) {
+      const { value, done } = await stdout.read();
+      if (done) break;
+      out += value;
+    }
+    assertStringIncludes(out, "flushing", "the child flushed");
+    // A child that nothing keeps alive ends at once: give it the time to.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const toListener = await Deno.connect({ transport: "unix", path: address.slice(5) });
+    conns.push(toListener);
+    await toListener.write(hello.subarray(0, read));
+    piping = Promise.all([
+      fromChild.readable.pipeTo(toListener.writable),
+      toListener.readable.pipeTo(fromChild.writable),
+    ]).catch(() => {});
+    for (let r = await stdout.read(); !r.done; r = await stdout.read()) out += r.value;
+    const { code } = await child.status;
+    assertEquals(code, 0, await stderr);
+    assertEquals(out, "flushing\nflushed\n", "the flush resolved before the child ended");
+  } finally {
+    kill(child);
+    for (const conn of conns) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by its stream.
+      }
+    }
+    await piping;
+    await stderr;
+  }
+  assertEquals(
+    (await readJsonLines(file)).map((line) => [line.worker, line.msg]),
+    [["late-welcome", "logged before the welcome"]],
+  );
+});
+
+Deno.test("processes: without env access, setupProcessLogging() needs no variable whose option is given; a missing one is named", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  await using listener = new QueueListener([jsonFile(file)]).start();
+  const { address, token } = await listener.listen({ transport: "tcp" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      fixture("exit_no_env.ts").pathname,
+      address,
+      token,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
+  }).spawn();
+  let out: string;
+  try {
+    out = await finished(child, "the child without --allow-env");
+  } finally {
+    kill(child);
+  }
+  const { acknowledged, errors } = JSON.parse(out);
+  assertEquals(acknowledged, 1, "WORKERLOG_LEVEL, which it may not read, counts as unset");
+  for (
+    const [error, option, variable] of [
+      [errors[0], "address", "WORKERLOG_ADDRESS"],
+      [errors[1], "token", "WORKERLOG_TOKEN"],
+    ]
+  ) {
+    assertEquals([error?.name, error?.option], ["InvalidOptionError", option]);
+    assertStringIncludes(error.message, `pass it, or run with --allow-env=${variable}`);
+    assertStringIncludes(error.message, `Requires env access to "${variable}"`);
+  }
+  await listener.stop();
+  assertEquals(
+    (await readJsonLines(file)).map((line) => [line.worker, line.msg]),
+    [["no-env", "logged without env access"]],
+  );
 });
 
 Deno.test("processes: another OS user cannot connect to the Unix socket", async () => {
@@ -484,6 +599,34 @@ Deno.test("tls: a child process logs over TLS; untrusting, plain-TCP and wrong-t
   const peers = listener.stats().peers!;
   assertEquals([peers.accepted, peers.refused], [1, 3]);
   assertEquals([peers.refusedBy.token, peers.refusedBy.tls], [1, 2]);
+});
+
+Deno.test("tls: spawn() refuses a listener that listens over TLS, before any process starts", async () => {
+  await using dir = await tempDir();
+  const pki = await makePki(dir.path);
+  await using listener = new QueueListener([]).start();
+  const { address } = await listener.listen({ transport: "tls", cert: pki.cert, key: pki.key });
+  // Its processes would get the address and the token only, no CA: every
+  // record would be lost. The signal bounds a run that is not refused.
+  const error = await assertRejects(
+    () =>
+      spawn(fixture("process_spawn_count.ts"), {
+        count: 1,
+        args: { records: 1 },
+        listener,
+        processes: { permissions: [] },
+        signal: AbortSignal.timeout(10_000),
+      }),
+    InvalidOptionError,
+  );
+  assertEquals([error.option, error.value], ["listener", address]);
+  for (
+    const says of ["Unix socket (listen())", 'TCP (listen({ transport: "tcp" }))', "not listen yet"]
+  ) {
+    assertStringIncludes(error.message, says);
+  }
+  const peers = listener.stats().peers!;
+  assertEquals([peers.accepted, peers.refused], [0, 0], "no process has connected");
 });
 
 /** A certificate the CA in `dir` signed for `name` only (with the listener's key). */

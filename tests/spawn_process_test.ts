@@ -21,6 +21,7 @@ import {
   WorkerError,
   WriterListener,
 } from "@workerlog/workerlog";
+import type { OwnListenerArgs } from "./fixtures/exit_own_listener.ts";
 import {
   assertCompleteAndOrdered,
   fixture,
@@ -30,6 +31,7 @@ import {
   senderRecords,
   tempDir,
   waitFor,
+  within,
 } from "./_helpers.ts";
 
 const NO_PERMISSIONS = { permissions: [] };
@@ -59,17 +61,6 @@ async function occurrences(file: string, text: string): Promise<number> {
 }
 
 /** `promise`, or a failure saying what did not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) =>
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)
-  );
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface CountResult {
   index: number;
@@ -555,4 +546,94 @@ Deno.test("spawn in processes: their stdout and stderr are the program's, and th
   }
   assertEquals(pids.size, 2);
   assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
+});
+
+Deno.test("spawn in processes: a process whose last records the listener never acknowledged fails, saying how many", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const stopped = dir.file("stopped"); // written once the listener has stopped
+  const listener = new QueueListener([jsonFile(file)]).start();
+  const run = spawn(fixture("exit_outlives_listener.ts"), {
+    count: 1,
+    args: { stopped },
+    listener,
+    processes: { permissions: [`--allow-read=${stopped}`] },
+  }).then(() => undefined, (error) => error);
+  try {
+    await waitFor(
+      "the process to log that it started",
+      async () => await occurrences(file, '"msg":"started"') === 1,
+    );
+  } finally {
+    await listener.stop();
+    await Deno.writeTextFile(stopped, "");
+  }
+  // It logs once more and returns: nothing can acknowledge that record.
+  const error = await within(run, 10_000, "spawn() after the listener stopped");
+  assertInstanceOf(error, WorkerError);
+  assertEquals([error.index, error.worker], [0, "process-0"]);
+  assertStringIncludes(
+    error.message,
+    "process-0 ended before the listener had acknowledged its last 1 records",
+  );
+  assertStringIncludes(error.message, "nothing listens at unix:");
+  assertEquals((await readJsonLines(file)).map((line) => line.msg), ["started"]);
+});
+
+// A module may handle its own stray errors, as plain Deno lets it: a
+// listener that calls event.preventDefault() keeps the program running.
+// workerlog's own listener, which comes first, decides only after the
+// module's have run (sender/_exit_hooks.ts).
+const modes = [["worker", {}], ["process", { processes: NO_PERMISSIONS }]] as const;
+
+Deno.test("spawn: a module that handles its own rejections and errors keeps running and logging, in a worker and in a process", async () => {
+  await using dir = await tempDir();
+  const runs = modes.map(async ([mode, options]) => {
+    const file = dir.file(`${mode}.log`);
+    const args: OwnListenerArgs = { how: "both", handle: true };
+    const run = spawn(fixture("exit_own_listener.ts"), {
+      count: 1,
+      args,
+      handlers: [jsonFile(file)],
+      ...options,
+    });
+    const result = await within(run, 20_000, `spawn() of a ${mode}`);
+    return { mode, result, lines: (await readJsonLines(file)).map((line) => line.msg) };
+  });
+  for (const { mode, result, lines } of await Promise.all(runs)) {
+    assertEquals(result, ["finished"], `the ${mode} returned`);
+    assertEquals(lines.length, 4, `${mode}: ${lines}`);
+    assertEquals([lines[0], lines[3]], ["before", "after"]);
+    assertEquals(
+      lines.slice(1, 3).sort(),
+      ["its own listener saw: a stray rejection", "its own listener saw: an uncaught error"],
+    );
+  }
+});
+
+Deno.test("spawn: an error or rejection that the module's own listener logs but does not handle rejects, and that line is written, in a worker and in a process", async () => {
+  await using dir = await tempDir();
+  // Each mode and each event once (the test above has both events in both
+  // modes). The listener blocks 100 ms after it has logged, so that an
+  // ending reported before it ran would lose its line for certain.
+  const hows = [["throw", "an uncaught error"], ["reject", "a stray rejection"]] as const;
+  const runs = modes.map(async ([mode, options], i) => {
+    const [how, message] = hows[i];
+    const file = dir.file(`${mode}.log`);
+    const args: OwnListenerArgs = { how, handle: false };
+    const run = spawn(fixture("exit_own_listener.ts"), {
+      count: 1,
+      args,
+      handlers: [jsonFile(file)],
+      ...options,
+    }).then(() => undefined, (error) => error);
+    const error = await within(run, 20_000, `spawn() of a ${mode} that does "${how}"`);
+    return { what: `${mode}, ${how}`, message, error, file };
+  });
+  for (const { what, message, error, file } of await Promise.all(runs)) {
+    assertInstanceOf(error, WorkerError, what);
+    assertStringIncludes(error.message, `failed: Error: ${message}`, what);
+    const lines = (await readJsonLines(file)).map((line) => line.msg);
+    assertEquals(lines.slice(0, 2), ["before", `its own listener saw: ${message}`], what);
+  }
 });
