@@ -249,6 +249,9 @@ export class WriterListener implements AsyncDisposable {
    * cross to the writer, into the same handlers as every worker's, from the
    * sender "main-thread". It owns nothing, so give it to `log.setup()`. Its
    * `flush()` resolves once the writer has written what was logged before.
+   * The main thread is then a sender like a worker, capped by `maxInFlight`:
+   * under `overflow: "block"` a main-thread log call waits while the writer
+   * is that far behind; with `overflow: "drop"` it never waits.
    */
   handler(levelName?: LevelName): BaseHandler {
     this.#assertStarted("make a handler");

@@ -101,7 +101,10 @@ export interface SpawnOptions<A = unknown> extends LoggingOptions {
   /**
    * Format records in the workers and send finished lines (see README,
    * "Formatting in the workers"). The formatter is the worker module's
-   * `formatter` export, or `textFormatter` when it has none. Default: false.
+   * `formatter` export, or `textFormatter` when it has none. Records logged
+   * while the module loads wait for it, up to the listener's `maxInFlight`
+   * or `maxInFlightBytes`; past that, or when the worker ends first, they go
+   * formatted with `textFormatter`. Default: false.
    */
   preformat?: boolean;
   /**

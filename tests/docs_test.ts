@@ -231,6 +231,26 @@ Deno.test("docs: README's preformat example runs as written with the quick start
   assertEquals(lines.filter((line) => line.includes(" DEBUG [worker-3] db: query ")).length, 100);
 });
 
+Deno.test("docs: README's writer-worker example runs as written with the quick start's worker", async () => {
+  const quickStart = await readme("## Quick start");
+  const section = await readme("## Keeping the main thread free");
+  const { lines } = await runInNewFolder({
+    "main.ts": codeAfter(section, "// main.ts", "ts ignore"),
+    "log_handlers.ts": codeAfter(section, "// log_handlers.ts", "ts ignore"),
+    "worker.ts": codeAfter(quickStart, "`worker.ts`:"),
+  });
+  // The handler takes INFO and up: each worker's 100 "job N done" lines,
+  // and one notice that logger "db" is not listed.
+  const jobs = lines.filter((line) => / INFO \[worker-\d\] default: job \d+ done$/.test(line));
+  assertEquals(jobs.length, 400);
+  assertEquals(
+    lines.length - jobs.length,
+    1,
+    lines.filter((line) => !jobs.includes(line)).join("\n"),
+  );
+  assertStringIncludes(lines.find((line) => !jobs.includes(line))!, 'Logger "db" is not listed');
+});
+
 Deno.test("docs: README's many-processes example runs as written", async () => {
   const section = await readme("## Many processes");
   const { lines } = await runInNewFolder({

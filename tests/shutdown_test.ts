@@ -127,6 +127,11 @@ async function abortedRun(ignoreSignal: boolean) {
   await listener.stop();
   const lines: JsonLine[] = await readJsonLines(file);
   assertEquals(lines.length, stats.dispatched, "what the workers sent is written");
+  assertEquals(stats.dropped, 0);
+  // A worker that ignores its signal logs on until it is terminated: what it
+  // sends after its detach is rejected, never half written. A cooperative
+  // one has nothing rejected.
+  if (!ignoreSignal) assertEquals([stats.received, stats.rejected], [stats.dispatched, 0]);
   const perWorker = assertCompleteAndOrdered(lines);
   assertEquals(perWorker.size, 3);
   for (const count of perWorker.values()) assertGreater(count, 1_000);
@@ -137,6 +142,32 @@ Deno.test("shutdown: aborting spawn() stops cooperative workers, writes what the
 
 Deno.test("shutdown: aborting spawn() terminates workers that ignore their signal", () =>
   abortedRun(true));
+
+Deno.test("shutdown: when one worker throws, the others are aborted and one that ignores its signal is terminated; nothing sent is lost", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const listener = new QueueListener([jsonFile(file)]).start();
+  const failAfter = 2_000;
+  const error = await assertRejects(
+    () =>
+      spawn(fixture("endless_worker.ts"), {
+        count: 2,
+        args: { ignoreSignal: true, failAfter },
+        listener,
+      }),
+    WorkerError,
+    "worker 0 failed",
+  );
+  assertEquals(error.index, 0);
+  const stats = listener.stats();
+  await listener.stop();
+  const lines: JsonLine[] = await readJsonLines(file);
+  assertEquals(lines.length, stats.dispatched, "what the workers sent is written");
+  assertEquals(stats.dropped, 0);
+  const perWorker = assertCompleteAndOrdered(lines);
+  assertEquals(perWorker.get("worker-0"), failAfter, "every record of the one that threw");
+  assertGreater(perWorker.get("worker-1") ?? 0, 0);
+});
 
 for (const how of ["return", "exit"]) {
   Deno.test(`shutdown: a program that ends (${how}) without stop() still has every received record in the file`, async () => {
