@@ -5,6 +5,7 @@ import {
   assert,
   assertEquals,
   assertInstanceOf,
+  assertMatch,
   assertNotEquals,
   assertRejects,
   assertStringIncludes,
@@ -572,9 +573,11 @@ Deno.test("spawn in processes: a process whose last records the listener never a
   const error = await within(run, 10_000, "spawn() after the listener stopped");
   assertInstanceOf(error, WorkerError);
   assertEquals([error.index, error.worker], [0, "process-0"]);
-  assertStringIncludes(
+  // "started" is in the file; its acknowledgement may not have reached the
+  // process before the listener stopped.
+  assertMatch(
     error.message,
-    "process-0 ended before the listener had acknowledged its last 1 records",
+    /process-0 ended before the listener had acknowledged its last [12] records/,
   );
   assertStringIncludes(error.message, "nothing listens at unix:");
   assertEquals((await readJsonLines(file)).map((line) => line.msg), ["started"]);
