@@ -17,7 +17,7 @@ import {
 import { isAsyncDisposable, type LogsLines, reportsErrors } from "../common/handler_hooks.ts";
 import type { LineBatch, RecordBatch } from "../common/_wire.ts";
 import type { WorkerLogRecord } from "../common/worker_log_record.ts";
-import { describeError, HandlerError, HandlerSetupError, isWorkerlogError } from "../errors.ts";
+import { HandlerError, HandlerSetupError, isWorkerlogError } from "../errors.ts";
 import { forEachRecord, lineAt, type SenderIdentity } from "./_decode.ts";
 import { describeHandler } from "./_describe_handler.ts";
 
@@ -47,14 +47,15 @@ export interface LinesWriter {
   writeLines(text: string): void;
 }
 
-const MAX_REPORTED_KINDS = 256;
+/** Kinds of failure reported per handler; past it that handler's others are only counted. */
+const MAX_KINDS_PER_HANDLER = 64;
 
 /** Hands records and lines to the handlers; owns their setup, flushing and teardown. */
 export class FanOut {
   readonly handlers: readonly BaseHandler[];
   readonly respectHandlerLevel: boolean;
   readonly #onError: (error: HandlerError) => void;
-  readonly #reported = new Set<string>();
+  readonly #reportedKinds = new Map<BaseHandler, Set<string>>();
   // Per guarded handler: its own destroy(), and its own "destroy" property
   // (if it had one), put back when the guard is removed.
   readonly #unguarded = new Map<
@@ -204,23 +205,30 @@ export class FanOut {
   }
 
   /**
-   * Counts a handler's failure and reports it once per handler and kind of
-   * failure: its class, or for a sink's own report (a workerlog error, which
-   * the sink already reports once per episode) its message too.
+   * Counts a handler's failure and reports it: a fault a sink reports itself
+   * (a workerlog error, which the sink reports once per episode) each time,
+   * any other failure once per handler and class of error.
    */
   report(handler: BaseHandler, error: unknown): void {
     this.#handlerErrors++;
-    const kind = `${this.handlers.indexOf(handler)}:${kindOf(error)}`;
-    // Bounded: a handler may fail in any number of ways; past the cap the
-    // failures are only counted (handlerErrors).
-    if (this.#reported.has(kind) || this.#reported.size >= MAX_REPORTED_KINDS) return;
-    this.#reported.add(kind);
+    if (!isWorkerlogError(error) && !this.#firstOfKind(handler, error)) return;
     const report = new HandlerError(describeHandler(handler), error);
     try {
       this.#onError(report);
     } catch (thrown) {
       console.error("workerlog: onError threw", thrown, "while reporting", report);
     }
+  }
+
+  // Bounded per handler: one that fails in ever new ways cannot grow the
+  // set without end, nor silence the others' reports.
+  #firstOfKind(handler: BaseHandler, error: unknown): boolean {
+    let kinds = this.#reportedKinds.get(handler);
+    if (kinds === undefined) this.#reportedKinds.set(handler, kinds = new Set());
+    const kind = kindOf(error);
+    if (kinds.has(kind) || kinds.size >= MAX_KINDS_PER_HANDLER) return false;
+    kinds.add(kind);
+    return true;
   }
 
   #handleOne(handler: BaseHandler, record: LogRecord) {
@@ -342,10 +350,15 @@ export class FanOut {
   }
 }
 
-// What tells one failure from another in report(). Never throws, whatever was thrown.
+// The class of what a handler threw, without reading its stack (formatting
+// one costs microseconds, and this runs for every failing record); never
+// throws, whatever was thrown.
 function kindOf(error: unknown): string {
-  const { name, message } = describeError(error);
-  return isWorkerlogError(error) ? `${name}:${message}` : name;
+  try {
+    return error instanceof Error ? String(error.name) : typeof error;
+  } catch {
+    return "unreadable";
+  }
 }
 
 function tryTo(action: () => void) {

@@ -311,6 +311,7 @@ export class SyslogHandler extends BaseHandler
   #ioClosed: (() => void) | undefined;
   #destroyed = false;
   #closedDropsReported = false;
+  #formatterFailing = false;
   #closing: Promise<void> | undefined;
   /** Records dropped since the last drop notice went into the buffer. */
   #unnoticedDrops = 0;
@@ -403,8 +404,13 @@ export class SyslogHandler extends BaseHandler
     let message: string;
     try {
       message = this.#renderer.render(record);
+      this.#formatterFailing = false;
     } catch (error) {
-      // Only a formatter of the user's can throw here.
+      // Only a formatter of the user's can throw here; reported once until
+      // a record renders again.
+      this.#stats.dropped++;
+      if (this.#formatterFailing) return;
+      this.#formatterFailing = true;
       this.#report(
         new ForwardingError(
           this.target,
@@ -413,7 +419,6 @@ export class SyslogHandler extends BaseHandler
           { cause: error },
         ),
       );
-      this.#stats.dropped++;
       return;
     }
     this.#enqueue(message);

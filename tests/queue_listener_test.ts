@@ -11,6 +11,7 @@ import {
   type HandlerError,
   jsonLinesFormatter,
   ListenerStateError,
+  LogFileReplacedError,
   QueueHandler,
   QueueListener,
   WorkerLogRecord,
@@ -206,7 +207,7 @@ Deno.test("listener: a handler that throws is reported once and the others get e
   assertEquals((await readLines(file)).length, 100);
 });
 
-Deno.test("listener: handlers that throw odd values, or a new message each time, are reported once per kind; nothing is lost", async () => {
+Deno.test("listener: handlers that throw odd values, new messages or new classes are reported once per class, bounded per handler; a sink's own faults each time; nothing is lost", async () => {
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const { proxy: revoked, revoke } = Proxy.revocable({}, {});
@@ -216,14 +217,20 @@ Deno.test("listener: handlers that throw odd values, or a new message each time,
       super("INFO");
     }
     log() {
-      throw this.what(++this.calls);
+      const error = this.what(++this.calls);
+      if (error !== undefined) throw error;
     }
     calls = 0;
   }
   const handlers = [
+    new Throwing((at) => Object.assign(new Error("x"), { name: `E${at}` })),
     new Throwing(() => Object.create(null)),
     new Throwing(() => revoked),
     new Throwing((at) => new Error(`record ${at} failed`)),
+    // A sink's own report, here each time its file was replaced.
+    new Throwing((at) =>
+      at % 50 === 0 ? new LogFileReplacedError("app.log", "deleted") : undefined
+    ),
   ];
   const reports: HandlerError[] = [];
   const records = 200;
@@ -234,11 +241,17 @@ Deno.test("listener: handlers that throw odd values, or a new message each time,
     ).start();
     const logger = new Logger("app", "INFO", { handlers: [listener.handler()] });
     for (let i = 0; i < records; i++) logger.info(`record ${i}`);
-    assertEquals(listener.stats().handlerErrors, 3 * records);
+    assertEquals(listener.stats().handlerErrors, 4 * records + records / 50);
   }
-  assertEquals(handlers.map((handler) => handler.calls), [records, records, records]);
-  assertEquals(reports.map((report) => report.handler), ["Throwing", "Throwing", "Throwing"]);
-  assertStringIncludes(reports[2].message, "record 1 failed");
+  assertEquals(handlers.map((handler) => handler.calls), Array(5).fill(records));
+  const count = (pattern: RegExp) =>
+    reports.filter((report) => pattern.test(report.message)).length;
+  assertEquals(count(/^Throwing failed: x\./), 64, "a new class each time: 64, then counted only");
+  assertEquals(count(/null prototype/), 1);
+  assertEquals(count(/cannot be described/), 1);
+  assertEquals(count(/record \d+ failed/), 1);
+  assertEquals(count(/was deleted/), records / 50, "a sink's own fault, each time");
+  assertEquals(reports.length, 64 + 3 + records / 50);
   assertEquals([...assertCompleteAndOrdered(await readJsonLines(file))], [["main", records]]);
 });
 

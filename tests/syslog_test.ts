@@ -379,6 +379,22 @@ Deno.test("a handler destroyed by log.setup() opens again at its setup(); what c
   assertEquals(errors.length, 1);
 });
 
+Deno.test("a formatter that throws drops its record, counted, and is reported once until a record renders again", () => {
+  const { handler, errors } = handlerFor({
+    port: freePort(),
+    formatter: (r) => {
+      if (r.msg === "bad") throw new Error("no body for you");
+      return r.msg;
+    },
+  });
+  for (const msg of ["bad", "bad", "good", "bad", "bad"]) handler.handle(record(msg));
+  handler.destroy();
+  const reports = errors.filter((error) => error.message.includes("the formatter threw"));
+  assertEquals(reports.length, 2, reports.map((error) => error.message).join("\n"));
+  assertMatch(reports[0].message, /no body for you.*fix the formatter/);
+  assertEquals(handler.stats().dropped, 4);
+});
+
 Deno.test("the listener's reporter replaces the default one, not an onError given", async () => {
   const port = freePort();
   const reported: Error[] = [];
