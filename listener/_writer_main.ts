@@ -12,20 +12,16 @@
  * @module
  */
 import type { BaseHandler } from "@std/log";
-import { POST_REQUESTS, SENT } from "../common/_flow.ts";
 import type { QueueConnection } from "../common/_wire.ts";
 import { describeError, type HandlerError } from "../errors.ts";
 import { workerScope } from "../sender/_worker_scope.ts";
-import { QueueListener } from "./queue_listener.ts";
+import { collectBatches, QueueListener } from "./queue_listener.ts";
 import type {
   WriterMessage,
   WriterRequest,
   WriterStart,
   WriterStartFailure,
 } from "./_writer_control.ts";
-
-// How often a drain looks whether every sender has posted its batch.
-const DRAIN_POLL_MS = 5;
 
 if (import.meta.main && workerScope() !== undefined) {
   const scope = workerScope()!;
@@ -105,7 +101,6 @@ function handlerError(handler: string, cause: unknown, error?: HandlerError): Wr
 class Writer {
   readonly #listener: QueueListener;
   readonly #post: Post;
-  readonly #flows = new Map<string, Int32Array>();
 
   constructor(listener: QueueListener, post: Post) {
     this.#listener = listener;
@@ -113,9 +108,7 @@ class Writer {
   }
 
   connect(name: string, index: number | undefined): QueueConnection {
-    const connection = this.#listener.connect({ name, ...(index === undefined ? {} : { index }) });
-    this.#flows.set(name, new Int32Array(connection.shared!));
-    return connection;
+    return this.#listener.connect({ name, ...(index === undefined ? {} : { index }) });
   }
 
   async answer(request: WriterRequest) {
@@ -129,13 +122,12 @@ class Writer {
         }
         case "detach":
           await this.#listener.detach(request.name);
-          this.#flows.delete(request.name);
           break;
         case "stats":
           this.#post({ kind: "reply", id, value: this.#listener.stats() });
           return;
         case "drain":
-          await this.#collectBatches(request.graceMs);
+          await collectBatches(this.#listener, request.graceMs);
           await this.#listener.stop();
           break;
         case "stop":
@@ -145,27 +137,6 @@ class Writer {
       this.#post({ kind: "reply", id });
     } catch (error) {
       this.#post({ kind: "refused", id, error: describeError(error) });
-    }
-  }
-
-  // The program is ending on a signal. The listener's own post request
-  // (a message plus a shared counter) is private to it; the counter alone
-  // reaches a sender busy in a synchronous loop at its next log call, and an
-  // idle sender has posted its batch at the end of its last task already.
-  // So: bump every sender's counter, and wait until each has posted
-  // something since, or the grace is over.
-  async #collectBatches(graceMs: number) {
-    const waiting = new Map<Int32Array, number>();
-    for (const flow of this.#flows.values()) {
-      waiting.set(flow, Atomics.load(flow, SENT));
-      Atomics.add(flow, POST_REQUESTS, 1);
-    }
-    const until = performance.now() + graceMs;
-    while (waiting.size > 0 && performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-      for (const [flow, sent] of waiting) {
-        if (Atomics.load(flow, SENT) !== sent) waiting.delete(flow);
-      }
     }
   }
 }

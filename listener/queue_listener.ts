@@ -165,6 +165,13 @@ type State = "new" | "started" | "stopping" | "stopped";
 export let reserveProcessNames: (listener: QueueListener, names: readonly string[]) => boolean;
 
 /**
+ * For the writer worker, as for a listener's own signal drain: asks every
+ * sender to post the batch it is building (and what it holds for a
+ * preformat formatter), and resolves once all have, or after `graceMs`.
+ */
+export let collectBatches: (listener: QueueListener, graceMs: number) => Promise<void>;
+
+/**
  * For spawn(): resolves once the listener has read the socket of the
  * process sending as `name` to its end (at once if it has none open).
  */
@@ -490,10 +497,14 @@ export class QueueListener implements AsyncDisposable {
   // The program is ending on a signal: the workers post what they are
   // building, then everything is written.
   #drainForExit = async () => {
-    const posted = Promise.all([...this.#connections.values()].map((c) => c.requestPost()));
-    await within(posted.then(() => {}), SIGNAL_GRACE_MS, undefined);
+    await this.#collectBatches(SIGNAL_GRACE_MS);
     await this.stop();
   };
+
+  #collectBatches(graceMs: number): Promise<void> {
+    const posted = Promise.all([...this.#connections.values()].map((c) => c.requestPost()));
+    return within(posted.then(() => {}), graceMs, undefined);
+  }
 
   async #close(connection: Connection) {
     if (!await connection.close()) {
@@ -526,6 +537,7 @@ export class QueueListener implements AsyncDisposable {
 
   static {
     reserveProcessNames = (listener, names) => listener.#reserve(names);
+    collectBatches = (listener, graceMs) => listener.#collectBatches(graceMs);
     processDisconnected = (listener, name) =>
       listener.#processLinks.get(name)?.disconnected ?? Promise.resolve();
   }

@@ -97,7 +97,16 @@ function onError(event: Event, error: unknown) {
   copies.add(copy);
   dispatchEvent(copy);
   if (copy.defaultPrevented) event.preventDefault();
-  else end({ kind: "error", error, event });
+  else if (!handledByNode(event)) end({ kind: "error", error, event });
+}
+
+// node:process's "unhandledRejection" listeners hear of a rejection only
+// after the dispatch, and only if it was not prevented; one that listens
+// handles it, as in Node. So such a rejection is left to them.
+function handledByNode(event: Event): boolean {
+  if (event.type !== "unhandledrejection") return false;
+  const process = (globalThis as { process?: { listenerCount?(name: string): number } }).process;
+  return (process?.listenerCount?.("unhandledRejection") ?? 0) > 0;
 }
 
 // A new event with the fields of the one Deno dispatched.

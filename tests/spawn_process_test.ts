@@ -23,6 +23,7 @@ import {
   WriterListener,
 } from "@workerlog/workerlog";
 import type { OwnListenerArgs } from "./fixtures/exit_own_listener.ts";
+import type { OutlivesArgs } from "./fixtures/exit_outlives_listener.ts";
 import {
   assertCompleteAndOrdered,
   fixture,
@@ -583,36 +584,62 @@ Deno.test("spawn in processes: a process whose last records the listener never a
   assertEquals((await readJsonLines(file)).map((line) => line.msg), ["started"]);
 });
 
+Deno.test("spawn in processes: a process that outlives the listener with everything acknowledged is done", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  const stopped = dir.file("stopped");
+  const listener = new QueueListener([jsonFile(file)]).start();
+  const run = spawn<string>(fixture("exit_outlives_listener.ts"), {
+    count: 1,
+    args: { stopped, quiet: true } satisfies OutlivesArgs,
+    listener,
+    processes: { permissions: [`--allow-read=${stopped}`] },
+  });
+  try {
+    await waitFor(
+      "the process to log that it started",
+      async () => await occurrences(file, '"msg":"started"') === 1,
+    );
+    // "started" is written; the process waits for its acknowledgement itself.
+  } finally {
+    await listener.stop();
+    await Deno.writeTextFile(stopped, "");
+  }
+  assertEquals(await within(run, 10_000, "spawn() of a quiet process"), ["returned"]);
+});
+
 // A module may handle its own stray errors, as plain Deno lets it: a
 // listener that calls event.preventDefault() keeps the program running.
 // workerlog's own listener, which comes first, decides only after the
 // module's have run (sender/_exit_hooks.ts).
 const modes = [["worker", {}], ["process", { processes: NO_PERMISSIONS }]] as const;
 
-Deno.test("spawn: a module that handles its own rejections and errors keeps running and logging, in a worker and in a process", async () => {
-  await using dir = await tempDir();
-  const runs = modes.map(async ([mode, options]) => {
-    const file = dir.file(`${mode}.log`);
-    const args: OwnListenerArgs = { how: "both", handle: true };
-    const run = spawn(fixture("exit_own_listener.ts"), {
-      count: 1,
-      args,
-      handlers: [jsonFile(file)],
-      ...options,
+for (const node of [false, true]) {
+  Deno.test(`spawn: a module that handles its own rejections and errors (${node ? "node:process listeners" : "preventDefault()"}) keeps running and logging, in a worker and in a process`, async () => {
+    await using dir = await tempDir();
+    const runs = modes.map(async ([mode, options]) => {
+      const file = dir.file(`${mode}.log`);
+      const args: OwnListenerArgs = { how: "both", handle: true, node };
+      const run = spawn(fixture("exit_own_listener.ts"), {
+        count: 1,
+        args,
+        handlers: [jsonFile(file)],
+        ...options,
+      });
+      const result = await within(run, 20_000, `spawn() of a ${mode}`);
+      return { mode, result, lines: (await readJsonLines(file)).map((line) => line.msg) };
     });
-    const result = await within(run, 20_000, `spawn() of a ${mode}`);
-    return { mode, result, lines: (await readJsonLines(file)).map((line) => line.msg) };
+    for (const { mode, result, lines } of await Promise.all(runs)) {
+      assertEquals(result, ["finished"], `the ${mode} returned`);
+      assertEquals(lines.length, 4, `${mode}: ${lines}`);
+      assertEquals([lines[0], lines[3]], ["before", "after"]);
+      assertEquals(
+        lines.slice(1, 3).sort(),
+        ["its own listener saw: a stray rejection", "its own listener saw: an uncaught error"],
+      );
+    }
   });
-  for (const { mode, result, lines } of await Promise.all(runs)) {
-    assertEquals(result, ["finished"], `the ${mode} returned`);
-    assertEquals(lines.length, 4, `${mode}: ${lines}`);
-    assertEquals([lines[0], lines[3]], ["before", "after"]);
-    assertEquals(
-      lines.slice(1, 3).sort(),
-      ["its own listener saw: a stray rejection", "its own listener saw: an uncaught error"],
-    );
-  }
-});
+}
 
 Deno.test("spawn: an error or rejection that the module's own listener logs but does not handle rejects, and that line is written, in a worker and in a process", async () => {
   await using dir = await tempDir();

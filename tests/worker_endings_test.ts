@@ -108,23 +108,26 @@ for (const [how, failure] of Object.entries(whileLoading)) {
   });
 }
 
-Deno.test("endings: with preformat, a signal while the modules load writes what they held", async () => {
-  await using dir = await tempDir();
-  const file = dir.file("out.log");
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", fixture("held_signal_main.ts").pathname, file],
-    stdout: "null",
-    signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
-  }).output();
-  assertEquals(code, 143);
-  const lines = await readTextLines(file);
-  const of = (worker: string) => lines.filter((line) => line.worker === worker).map((l) => l.rest);
-  assertEquals(of("worker-0"), ["loading"]);
-  // worker-1 logs on until the end: what it held, then (in order) what followed.
-  const busy = of("worker-1");
-  assertEquals(busy, ["loading", ...busy.slice(1).map((_, i) => `loading ${i}`)]);
-  assert(busy.length > 1, "worker-1 sent what it held at its next log call");
-});
+for (const mode of ["handlers", "writer"]) {
+  Deno.test(`endings: with preformat, a signal while the modules load writes what they held (${mode})`, async () => {
+    await using dir = await tempDir();
+    const file = dir.file("out.log");
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", fixture("held_signal_main.ts").pathname, file, mode],
+      stdout: "null",
+      signal: AbortSignal.timeout(CHILD_DEADLINE_MS),
+    }).output();
+    assertEquals(code, 143);
+    const lines = await readTextLines(file);
+    const of = (worker: string) =>
+      lines.filter((line) => line.worker === worker).map((l) => l.rest);
+    assertEquals(of("worker-0"), ["loading"]);
+    // worker-1 logs on until the end: what it held, then (in order) what followed.
+    const busy = of("worker-1");
+    assertEquals(busy, ["loading", ...busy.slice(1).map((_, i) => `loading ${i}`)]);
+    assert(busy.length > 1, "worker-1 sent what it held at its next log call");
+  });
+}
 
 for (const cap of [{ maxInFlight: 64 }, { maxInFlightBytes: 4_096 }]) {
   Deno.test(`endings: with preformat, what the module logs while it loads past ${Object.keys(cap)[0]} goes then, all in order`, async () => {
