@@ -550,17 +550,20 @@ Deno.test("spawn in processes: their stdout and stderr are the program's, and th
   assertCompleteAndOrdered(senderRecords(await readJsonLines(file)));
 });
 
-Deno.test("spawn in processes: a process whose last records the listener never acknowledged fails, saying how many", async () => {
+// Runs exit_outlives_listener.ts in a process, stops the listener once the
+// process's "started" is in the file, then lets the process go on; resolves
+// with how spawn() settled (its result, or what it threw) and the file.
+async function outlivingTheListener(quiet: boolean) {
   await using dir = await tempDir();
   const file = dir.file("out.log");
   const stopped = dir.file("stopped"); // written once the listener has stopped
   const listener = new QueueListener([jsonFile(file)]).start();
-  const run = spawn(fixture("exit_outlives_listener.ts"), {
+  const run = spawn<string>(fixture("exit_outlives_listener.ts"), {
     count: 1,
-    args: { stopped },
+    args: { stopped, quiet } satisfies OutlivesArgs,
     listener,
     processes: { permissions: [`--allow-read=${stopped}`] },
-  }).then(() => undefined, (error) => error);
+  }).then((result) => result, (error: unknown) => error);
   try {
     await waitFor(
       "the process to log that it started",
@@ -570,8 +573,13 @@ Deno.test("spawn in processes: a process whose last records the listener never a
     await listener.stop();
     await Deno.writeTextFile(stopped, "");
   }
+  const settled = await within(run, 10_000, "spawn() after the listener stopped");
+  return { settled, lines: (await readJsonLines(file)).map((line) => line.msg) };
+}
+
+Deno.test("spawn in processes: a process whose last records the listener never acknowledged fails, saying how many", async () => {
   // It logs once more and returns: nothing can acknowledge that record.
-  const error = await within(run, 10_000, "spawn() after the listener stopped");
+  const { settled: error, lines } = await outlivingTheListener(false);
   assertInstanceOf(error, WorkerError);
   assertEquals([error.index, error.worker], [0, "process-0"]);
   // "started" is in the file; its acknowledgement may not have reached the
@@ -581,31 +589,14 @@ Deno.test("spawn in processes: a process whose last records the listener never a
     /process-0 ended before the listener had acknowledged its last [12] records/,
   );
   assertStringIncludes(error.message, "nothing listens at unix:");
-  assertEquals((await readJsonLines(file)).map((line) => line.msg), ["started"]);
+  assertEquals(lines, ["started"]);
 });
 
 Deno.test("spawn in processes: a process that outlives the listener with everything acknowledged is done", async () => {
-  await using dir = await tempDir();
-  const file = dir.file("out.log");
-  const stopped = dir.file("stopped");
-  const listener = new QueueListener([jsonFile(file)]).start();
-  const run = spawn<string>(fixture("exit_outlives_listener.ts"), {
-    count: 1,
-    args: { stopped, quiet: true } satisfies OutlivesArgs,
-    listener,
-    processes: { permissions: [`--allow-read=${stopped}`] },
-  });
-  try {
-    await waitFor(
-      "the process to log that it started",
-      async () => await occurrences(file, '"msg":"started"') === 1,
-    );
-    // "started" is written; the process waits for its acknowledgement itself.
-  } finally {
-    await listener.stop();
-    await Deno.writeTextFile(stopped, "");
-  }
-  assertEquals(await within(run, 10_000, "spawn() of a quiet process"), ["returned"]);
+  // It waits for "started" to be acknowledged itself, then logs no more.
+  const { settled, lines } = await outlivingTheListener(true);
+  assertEquals(settled, ["returned"]);
+  assertEquals(lines, ["started"]);
 });
 
 // A module may handle its own stray errors, as plain Deno lets it: a
