@@ -34,7 +34,7 @@ import {
 } from "../common/_wire.ts";
 import type { LoggingOptions } from "../common/logging_options.ts";
 import { captureRecord, type WorkerLogRecord } from "../common/worker_log_record.ts";
-import { describeError } from "../errors.ts";
+import { describe, describeError } from "../errors.ts";
 import { BatchBuilder } from "./_batch_builder.ts";
 import { postPendingOnExit } from "./_exit_hooks.ts";
 import { FormattingRecord } from "./_formatting_record.ts";
@@ -206,10 +206,11 @@ export class QueueHandler extends BaseHandler {
     this.#afterAdd(size);
   }
 
-  /** Sends `msg` as a finished line at this handler's level. */
+  /** Sends `msg` as a finished line at this handler's level (anything else as its description). */
   log(msg: string): void {
-    if (!this.#reserve(LINES, msg.length)) return;
-    this.#afterAdd(this.#batch.addLine(this.#seq++, this.level, msg));
+    const line = typeof msg === "string" ? msg : describe(msg);
+    if (!this.#reserve(LINES, line.length)) return;
+    this.#afterAdd(this.#batch.addLine(this.#seq++, this.level, line));
   }
 
   /**

@@ -332,10 +332,18 @@ Deno.test("listener: log(line) on a QueueHandler or on handler() passes a finish
   await using listener = new QueueListener([new Lines("WARN")]).start();
   const queue = new QueueHandler("ERROR", { connection: listener.connect() });
   queue.log("from a worker, already formatted");
+  // Untyped callers: anything else goes as its description, never throwing.
+  queue.log(42 as unknown as string);
+  queue.log(Object.create(null));
   await queue.flush();
   listener.handler("INFO").log("below WARN, so not written");
   listener.handler("CRITICAL").log("from main, already formatted");
-  assertEquals(lines, ["from a worker, already formatted", "from main, already formatted"]);
+  assertEquals(lines, [
+    "from a worker, already formatted",
+    "42",
+    "[Object: null prototype] {}",
+    "from main, already formatted",
+  ]);
 });
 
 Deno.test("stats: a listener that outlives many senders lists the last 1,024 detached, and still counts every record", async () => {
