@@ -97,8 +97,8 @@ export interface QueueHandlerOptions extends BaseHandlerOptions, Pick<LoggingOpt
    * connection's `maxInFlight` records or `maxInFlightBytes` first, they go
    * at once, formatted with `textFormatter`, and so does the rest of what is
    * logged while the module loads, under the usual caps and overflow policy.
-   * They go the same way when the worker ends, or the program stops on a
-   * signal, before the module has loaded.
+   * They go the same way at `flush()`, and when the worker ends, or the
+   * program stops on a signal, before the module has loaded.
    */
   preformat?: boolean;
 }
@@ -217,8 +217,12 @@ export class QueueHandler extends BaseHandler {
    * Posts the current batch and resolves once the listener has written
    * every record sent before this call (an acknowledged round trip). Resolves
    * at once when the connection cannot carry replies or has been closed.
+   * Records held for a preformat module's formatter go first, formatted as
+   * they would be at an exit (waiting for the formatter could wait for ever:
+   * a module that awaits this at its top level is still loading).
    */
   flush(): Promise<void> {
+    this.#releaseHeld();
     this.#post();
     if (this.#closed || !this.#hearsReplies()) return Promise.resolve();
     const id = ++this.#flushIds;

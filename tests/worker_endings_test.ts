@@ -108,6 +108,20 @@ for (const [how, failure] of Object.entries(whileLoading)) {
   });
 }
 
+Deno.test("endings: with preformat, flush() while the module loads writes what it held", async () => {
+  await using dir = await tempDir();
+  const file = dir.file("out.log");
+  let atFlush: string[] | undefined;
+  await spawn(fixture("held_flush_worker.ts"), {
+    count: 1,
+    preformat: true,
+    handlers: [new FileHandler("INFO", { filename: file })],
+    onMessage: () => atFlush = Deno.readTextFileSync(file).split("\n").filter(Boolean),
+  });
+  assertEquals(atFlush?.length, 1, "the held record was written when flush() resolved");
+  assertStringIncludes(atFlush![0], "INFO [worker-0] default: logged while loading");
+});
+
 for (const mode of ["handlers", "writer"]) {
   Deno.test(`endings: with preformat, a signal while the modules load writes what they held (${mode})`, async () => {
     await using dir = await tempDir();
