@@ -517,6 +517,15 @@ export class SocketServer {
     peer.whenClosed.then(() => this.#refusing.delete(peer));
   }
 
+  /**
+   * Resolves once every sender's socket has closed: each closes once its
+   * connection is detached and its last ack written, or at the last-write
+   * deadline.
+   */
+  sendersClosed(): Promise<void> {
+    return Promise.all([...this.#senders].map((peer) => peer.whenClosed)).then(() => {});
+  }
+
   #gone(peer: Peer) {
     this.#pending.delete(peer);
     this.#senders.delete(peer);

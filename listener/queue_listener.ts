@@ -154,6 +154,9 @@ export interface ListenerStats {
 
 type State = "new" | "started" | "stopping" | "stopped";
 
+/** How long stop() waits for the senders' sockets to close, at most. */
+const SENDERS_CLOSED_MS = 2_000;
+
 /**
  * For spawn(): reserves the names of the processes it is about to start,
  * each with its index, so that no other sender takes them meanwhile and
@@ -490,6 +493,9 @@ export class QueueListener implements AsyncDisposable {
     await server?.close();
     await this.#main?.close();
     await Promise.all([...this.#connections.keys()].map((name) => this.detach(name)));
+    // No socket outlives stop(): a sender that does not read its last ack is
+    // closed at the last-write deadline (1 s); this bound only guards a bug.
+    await within(server?.sendersClosed() ?? Promise.resolve(), SENDERS_CLOSED_MS, undefined);
     await this.#fanOut.destroy();
     this.#state = "stopped";
   }
