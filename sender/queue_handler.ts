@@ -364,8 +364,7 @@ export class QueueHandler extends BaseHandler {
     if (held.length >= this.#maxInFlight || this.#heldBytes >= this.#maxInFlightBytes) {
       this.#releaseHeld();
     } else if (this.#postRequested()) {
-      this.#releaseHeld();
-      this.flush();
+      this.flush(); // which sends the held records too
     }
   }
 
@@ -392,7 +391,6 @@ export class QueueHandler extends BaseHandler {
       if (this.#flow !== undefined) {
         this.#postRequestsSeen = Atomics.load(this.#flow, POST_REQUESTS);
       }
-      this.#releaseHeld();
       this.flush();
     } else if (message.kind === CLOSING) {
       this.#closed = true;
